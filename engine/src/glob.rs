@@ -1,0 +1,1 @@
+//! Shell-style glob patterns (fnmatch semantics).

@@ -1,0 +1,1 @@
+//! Cache keys byte-identical to the S3verless reference.
