@@ -1,0 +1,217 @@
+//! `CacheBuilder`: every knob of a cache, validated once.
+
+use std::hash::BuildHasher;
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use crate::cache::Cache;
+use crate::clock::EvictionPolicy;
+use crate::core::{CacheCore, CoreConfig};
+use crate::error::BuildError;
+use crate::listener::{Listener, RemovalCause, Weigher};
+use crate::node::MAX_WEIGHT;
+
+/// The most shards a cache may have.
+pub const MAX_SHARDS: usize = 1 << 16;
+/// The largest entry estimate (and so bucket count) a cache may be built for: 2^30.
+pub const MAX_ESTIMATED_ENTRIES: usize = 1 << 30;
+/// Entries per shard below which a default-configured cache uses fewer shards, so that
+/// small caches are exact (one shard: exact CLOCK order).
+const MIN_ENTRIES_PER_SHARD: u64 = 64;
+
+/// Builds a [`Cache`].
+///
+/// ```
+/// use clockwheel::{Cache, EvictionPolicy};
+///
+/// // At most 10,000 entries:
+/// let by_count: Cache<String, Vec<u8>> = Cache::builder().max_capacity(10_000).build()?;
+///
+/// // At most 64 MiB of values, weighed by their length:
+/// let by_bytes: Cache<String, Vec<u8>> = Cache::builder()
+///     .weigher(|_key: &String, value: &Vec<u8>| value.len() as u64)
+///     .max_weight(64 << 20)
+///     .estimated_entries(16_384)
+///     .policy(EvictionPolicy::Clock)
+///     .build()?;
+/// # Ok::<(), clockwheel::BuildError>(())
+/// ```
+#[must_use = "a builder does nothing until `build` is called"]
+pub struct CacheBuilder<K, V, S = ahash::RandomState> {
+    max_capacity: Option<u64>,
+    max_weight: Option<u64>,
+    weigher: Option<Weigher<K, V>>,
+    shards: Option<usize>,
+    estimated_entries: Option<usize>,
+    policy: EvictionPolicy,
+    listener: Option<Listener<K, V>>,
+    record_stats: bool,
+    hasher: S,
+    _types: PhantomData<fn(K, V)>,
+}
+
+impl<K, V> Default for CacheBuilder<K, V> {
+    fn default() -> Self {
+        CacheBuilder {
+            max_capacity: None,
+            max_weight: None,
+            weigher: None,
+            shards: None,
+            estimated_entries: None,
+            policy: EvictionPolicy::Clock,
+            listener: None,
+            record_stats: true,
+            hasher: ahash::RandomState::new(),
+            _types: PhantomData,
+        }
+    }
+}
+
+impl<K, V, S> CacheBuilder<K, V, S> {
+    /// The capacity in entries (each weighs 1).
+    pub fn max_capacity(mut self, entries: u64) -> Self {
+        self.max_capacity = Some(entries);
+        self
+    }
+
+    /// The capacity as a total weight, measured by [`weigher`](Self::weigher).
+    pub fn max_weight(mut self, total: u64) -> Self {
+        self.max_weight = Some(total);
+        self
+    }
+
+    /// How much an entry counts against [`max_weight`](Self::max_weight) (e.g. the bytes
+    /// of an object). Called once per insert, outside any delicate window. An entry
+    /// heavier than the whole capacity is refused; a weight of 0 never counts.
+    pub fn weigher(mut self, weigher: impl Fn(&K, &V) -> u64 + Send + Sync + 'static) -> Self {
+        self.weigher = Some(Arc::new(weigher));
+        self
+    }
+
+    /// Number of shards (rounded up to a power of two). Shards spread contention; they
+    /// never split the capacity. Default: 4 × the available parallelism, fewer for
+    /// small caches (a cache of up to 64 entries has one shard and exact CLOCK order).
+    pub fn shards(mut self, shards: usize) -> Self {
+        self.shards = Some(shards);
+        self
+    }
+
+    /// How many entries the cache is expected to hold; sizes the bucket arrays, which
+    /// never grow. Default: the capacity for count-bounded caches, `max_weight / 1024`
+    /// (clamped to 1,024..=4,194,304) for weighed ones.
+    pub fn estimated_entries(mut self, entries: usize) -> Self {
+        self.estimated_entries = Some(entries);
+        self
+    }
+
+    /// The eviction policy (default [`EvictionPolicy::Clock`]).
+    pub fn policy(mut self, policy: EvictionPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// Called for every entry that leaves the cache, with the reason.
+    pub fn eviction_listener(
+        mut self,
+        listener: impl Fn(&K, &V, RemovalCause) + Send + Sync + 'static,
+    ) -> Self {
+        self.listener = Some(Arc::new(listener));
+        self
+    }
+
+    /// Whether to count hits, misses, insertions and removals (default `true`). Off, a
+    /// hit writes nothing but the entry's reference bit.
+    pub fn record_stats(mut self, enabled: bool) -> Self {
+        self.record_stats = enabled;
+        self
+    }
+
+    /// The hasher (default: `ahash::RandomState`, seeded per cache, so chosen keys cannot
+    /// flood one bucket).
+    pub fn hasher<S2: BuildHasher>(self, hasher: S2) -> CacheBuilder<K, V, S2> {
+        CacheBuilder {
+            max_capacity: self.max_capacity,
+            max_weight: self.max_weight,
+            weigher: self.weigher,
+            shards: self.shards,
+            estimated_entries: self.estimated_entries,
+            policy: self.policy,
+            listener: self.listener,
+            record_stats: self.record_stats,
+            hasher,
+            _types: PhantomData,
+        }
+    }
+
+    /// Validates the configuration and builds the cache.
+    pub fn build(self) -> Result<Cache<K, V, S>, BuildError>
+    where
+        S: BuildHasher,
+    {
+        let capacity = self.capacity()?;
+        let estimate = self.estimate(capacity)?;
+        let shards = self.shard_count(estimate)?;
+        let buckets_per_shard = (estimate.div_ceil(shards)).max(1).next_power_of_two();
+        let config = CoreConfig {
+            shards,
+            buckets_per_shard,
+            hasher: self.hasher,
+            capacity,
+            policy: self.policy,
+            weigher: self.weigher,
+            listener: self.listener,
+            record_stats: self.record_stats,
+        };
+        Ok(Cache::from_core(CacheCore::new(config)))
+    }
+
+    fn capacity(&self) -> Result<u64, BuildError> {
+        let capacity = match (self.max_capacity, self.max_weight, self.weigher.is_some()) {
+            (None, None, _) => return Err(BuildError::MissingCapacity),
+            (Some(_), Some(_), _) => return Err(BuildError::ConflictingCapacity),
+            (Some(_), None, true) | (None, Some(_), false) => {
+                return Err(BuildError::WeigherMismatch)
+            }
+            (Some(c), None, false) | (None, Some(c), true) => c,
+        };
+        match capacity {
+            0 => Err(BuildError::ZeroCapacity),
+            c if c > MAX_WEIGHT => Err(BuildError::CapacityTooLarge {
+                requested: c,
+                max: MAX_WEIGHT,
+            }),
+            c => Ok(c),
+        }
+    }
+
+    fn estimate(&self, capacity: u64) -> Result<usize, BuildError> {
+        let estimate = match (self.estimated_entries, self.weigher.is_some()) {
+            (Some(e), _) => e,
+            (None, false) => capacity.min(MAX_ESTIMATED_ENTRIES as u64) as usize,
+            (None, true) => (capacity / 1024).clamp(1024, 1 << 22) as usize,
+        };
+        if estimate > MAX_ESTIMATED_ENTRIES {
+            return Err(BuildError::EstimateTooLarge {
+                requested: estimate,
+                max: MAX_ESTIMATED_ENTRIES,
+            });
+        }
+        Ok(estimate.max(1))
+    }
+
+    fn shard_count(&self, estimate: usize) -> Result<usize, BuildError> {
+        match self.shards {
+            Some(n) if n == 0 || n > MAX_SHARDS => Err(BuildError::InvalidShards {
+                requested: n,
+                max: MAX_SHARDS,
+            }),
+            Some(n) => Ok(n.next_power_of_two()),
+            None => {
+                let parallelism = std::thread::available_parallelism().map_or(4, |n| n.get());
+                let by_size = (estimate as u64 / MIN_ENTRIES_PER_SHARD).max(1) as usize;
+                let n = (parallelism * 4).min(by_size).min(MAX_SHARDS);
+                Ok(1 << n.ilog2())
+            }
+        }
+    }
+}

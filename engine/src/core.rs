@@ -1,0 +1,420 @@
+//! The engine: hashing to a shard and bucket, the hot paths (`get`, `insert`, `remove`),
+//! the one capacity budget, and the CLOCK hand. Read top to bottom, this file is the
+//! whole life of an entry.
+//!
+//! # Capacity budget (hazard 5)
+//! `weighted` is the total weight of the entries that are linked (or about to be). An
+//! insert first *makes room* — runs the hand until `weighted + need <= capacity`, where
+//! `need` is the new weight minus the weight of the live entry it replaces — then adds
+//! its weight and links the node. Single-threaded the cache therefore never exceeds its
+//! capacity. Concurrent inserters may each see room and link together, so the overshoot
+//! is at most the total weight of the inserts in flight; each inserter runs the hand
+//! again after linking, so the cache returns under capacity before the last of them
+//! returns (unless nothing is evictable because every other entry is itself in flight).
+//!
+//! # Ordering
+//! Structure (chain and queue pointers) uses Acquire loads and AcqRel/Release CASes so a
+//! node is fully initialized before it is reachable. Counters (`weighted`, `len`, `dead`,
+//! stats) and the reference bit are Relaxed: they order no memory, and every decision
+//! made from them is re-validated by a CAS on the structure.
+
+use std::borrow::Borrow;
+use std::hash::{BuildHasher, Hash};
+
+use crossbeam_utils::CachePadded;
+
+use crate::clock::EvictionPolicy;
+use crate::listener::{Listener, RemovalCause, Weigher};
+use crate::node::{release, Node, DEQUEUED};
+use crate::shard::Shard;
+use crate::stats::{Counter, StatsCounters};
+use crate::sync::{pin, AtomicU64, Collector, Guard, Ordering, Owned, Shared};
+use crate::table::{self, Bucket, Linked};
+
+/// Dead nodes a shard's queue may hold beyond its live count before it is compacted.
+const COMPACT_SLACK: isize = 64;
+
+pub(crate) struct CacheCore<K, V, S> {
+    pub(crate) shards: Box<[Shard<K, V>]>,
+    /// `shards.len() - 1`; the shard index is taken from the hash's top 16 bits.
+    shard_mask: usize,
+    /// Buckets per shard minus one; the bucket index is taken from the hash's low bits.
+    bucket_mask: usize,
+    pub(crate) hasher: S,
+    pub(crate) capacity: u64,
+    pub(crate) weighted: CachePadded<AtomicU64>,
+    pub(crate) policy: EvictionPolicy,
+    pub(crate) weigher: Option<Weigher<K, V>>,
+    pub(crate) listener: Option<Listener<K, V>>,
+    pub(crate) stats: Option<StatsCounters>,
+    pub(crate) collector: Collector,
+}
+
+/// What the builder decided; see `crate::builder`.
+pub(crate) struct CoreConfig<K, V, S> {
+    pub(crate) shards: usize,
+    pub(crate) buckets_per_shard: usize,
+    pub(crate) hasher: S,
+    pub(crate) capacity: u64,
+    pub(crate) policy: EvictionPolicy,
+    pub(crate) weigher: Option<Weigher<K, V>>,
+    pub(crate) listener: Option<Listener<K, V>>,
+    pub(crate) record_stats: bool,
+}
+
+impl<K, V, S> CacheCore<K, V, S> {
+    pub(crate) fn new(config: CoreConfig<K, V, S>) -> Self {
+        debug_assert!(
+            config.shards.is_power_of_two() && config.buckets_per_shard.is_power_of_two()
+        );
+        CacheCore {
+            shards: (0..config.shards)
+                .map(|_| Shard::new(config.buckets_per_shard))
+                .collect(),
+            shard_mask: config.shards - 1,
+            bucket_mask: config.buckets_per_shard - 1,
+            hasher: config.hasher,
+            capacity: config.capacity,
+            weighted: CachePadded::new(AtomicU64::new(0)),
+            policy: config.policy,
+            weigher: config.weigher,
+            listener: config.listener,
+            stats: config.record_stats.then(StatsCounters::new),
+            collector: Collector::default(),
+        }
+    }
+
+    #[inline]
+    pub(crate) fn pin(&self) -> Guard {
+        pin(&self.collector)
+    }
+
+    #[inline]
+    fn count(&self, counter: Counter) {
+        if let Some(stats) = &self.stats {
+            stats.add(counter);
+        }
+    }
+
+    #[inline]
+    fn shard_index(&self, hash: u64) -> usize {
+        (hash >> 48) as usize & self.shard_mask
+    }
+
+    #[inline]
+    fn bucket(&self, shard: usize, hash: u64) -> &Bucket<K, V> {
+        &self.shards[shard].buckets[hash as usize & self.bucket_mask]
+    }
+
+    pub(crate) fn weighted_size(&self) -> u64 {
+        self.weighted.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.shards.iter().map(Shard::len).sum()
+    }
+}
+
+impl<K, V, S> CacheCore<K, V, S>
+where
+    K: Hash + Eq,
+    S: BuildHasher,
+{
+    #[inline]
+    pub(crate) fn hash<Q: Hash + ?Sized>(&self, key: &Q) -> u64 {
+        self.hasher.hash_one(key)
+    }
+
+    fn weigh(&self, key: &K, value: &V) -> u64 {
+        self.weigher.as_ref().map_or(1, |w| w(key, value))
+    }
+
+    // ---------------------------------------------------------------- reads
+
+    /// The read path: one hash, one bucket load, a chain walk that writes nothing, and at
+    /// most one relaxed bit-set on the node (skipped when already set).
+    #[inline]
+    pub(crate) fn lookup<Q, R>(&self, key: &Q, touch: bool, read: impl FnOnce(&V) -> R) -> Option<R>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let hash = self.hash(key);
+        let bucket = self.bucket(self.shard_index(hash), hash);
+        let guard = self.pin();
+        let found = table::find(bucket.load(Ordering::Acquire, &guard), key, &guard);
+        match found {
+            Some(node) => {
+                if touch && self.policy == EvictionPolicy::Clock {
+                    node.touch();
+                }
+                self.count(Counter::Hit);
+                Some(read(&node.value))
+            }
+            None => {
+                if touch {
+                    self.count(Counter::Miss);
+                }
+                None
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- insert
+
+    /// Inserts or replaces; returns the replaced value's node (under `guard`) if any.
+    /// The caller has checked that `weight <= capacity`.
+    pub(crate) fn upsert<'g>(
+        &self,
+        key: K,
+        value: V,
+        weight: u64,
+        guard: &'g Guard,
+    ) -> Option<Shared<'g, Node<K, V>>> {
+        let hash = self.hash(&key);
+        let shard_idx = self.shard_index(hash);
+        let bucket = self.bucket(shard_idx, hash);
+        let mut node = Owned::new(Node::new(key, value, weight));
+        loop {
+            let first = bucket.load(Ordering::Acquire, guard);
+            let old =
+                table::find(first, &node.key, guard).map(|n| Shared::from(n as *const Node<K, V>));
+            // SAFETY: `old` was found under `guard`.
+            let old_weight = old.map_or(0, |o| unsafe { o.deref() }.weight());
+            self.make_room(weight.saturating_sub(old_weight), shard_idx, guard);
+            self.weighted.fetch_add(weight, Ordering::Relaxed);
+            match table::link(bucket, first, old, node, guard) {
+                Ok(linked) => return self.after_link(linked, shard_idx, bucket, guard),
+                Err(back) => {
+                    self.weighted.fetch_sub(weight, Ordering::Relaxed);
+                    node = back;
+                }
+            }
+        }
+    }
+
+    fn after_link<'g>(
+        &self,
+        linked: Linked<'g, K, V>,
+        shard_idx: usize,
+        bucket: &Bucket<K, V>,
+        guard: &'g Guard,
+    ) -> Option<Shared<'g, Node<K, V>>> {
+        let shard = &self.shards[shard_idx];
+        let replaced = match linked {
+            Linked::Inserted(new) => {
+                shard.add_len(1);
+                shard.queue.push(new, guard);
+                self.count(Counter::Insertion);
+                None
+            }
+            Linked::Replaced { new, old } => {
+                // SAFETY: `old` is protected by `guard`; we killed it, so its weight is
+                // ours to give back, exactly once.
+                let old_ref = unsafe { old.deref() };
+                self.weighted.fetch_sub(old_ref.weight(), Ordering::Relaxed);
+                shard.add_dead(1);
+                shard.queue.push(new, guard);
+                table::unlink_dead(bucket, guard);
+                self.count(Counter::Replacement);
+                Some(old)
+            }
+        };
+        self.shrink_to_capacity(shard_idx, guard);
+        self.maybe_compact(shard, guard);
+        if let Some(old) = replaced {
+            // SAFETY: protected by `guard`; all bookkeeping is done.
+            self.notify(unsafe { old.deref() }, RemovalCause::Replaced);
+        }
+        replaced
+    }
+
+    /// Runs the hand until `need` more weight fits, or nothing is evictable.
+    fn make_room(&self, need: u64, start_shard: usize, guard: &Guard) {
+        while self.weighted.load(Ordering::Relaxed).saturating_add(need) > self.capacity {
+            if !self.evict_one(start_shard, guard) {
+                return;
+            }
+        }
+    }
+
+    /// After a concurrent overshoot, brings the cache back under capacity.
+    fn shrink_to_capacity(&self, start_shard: usize, guard: &Guard) {
+        self.make_room(0, start_shard, guard);
+    }
+
+    // ---------------------------------------------------------------- the CLOCK hand
+
+    /// Evicts one entry, trying the shards round-robin from `start`.
+    fn evict_one(&self, start: usize, guard: &Guard) -> bool {
+        (0..self.shards.len()).any(|i| self.evict_from((start + i) & self.shard_mask, guard))
+    }
+
+    /// One sweep of a shard's hand until it evicts a victim or the queue runs dry.
+    ///
+    /// Progress (hazard 6): each live node gets at most one second chance per call
+    /// beyond the shard's length, so a sweep ends even while hits keep setting bits.
+    fn evict_from(&self, shard_idx: usize, guard: &Guard) -> bool {
+        let shard = &self.shards[shard_idx];
+        let mut second_chances = shard.len() + 1;
+        while let Some(ptr) = shard.queue.pop(guard) {
+            // SAFETY: we now hold the queue's reference; the node is alive until released.
+            let node = unsafe { ptr.deref() };
+            if !node.is_live(guard) {
+                self.discard_dead(shard, ptr, guard);
+                continue;
+            }
+            let clock = self.policy == EvictionPolicy::Clock;
+            if clock && second_chances > 0 && node.clear_referenced() {
+                second_chances -= 1;
+                shard.queue.push(ptr, guard);
+                continue;
+            }
+            if !node.kill(guard) {
+                self.discard_dead(shard, ptr, guard);
+                continue;
+            }
+            self.finish_eviction(shard, ptr, guard);
+            return true;
+        }
+        false
+    }
+
+    /// A dead node leaves the queue for good; its killer counted it in `dead`.
+    fn discard_dead(&self, shard: &Shard<K, V>, ptr: Shared<'_, Node<K, V>>, guard: &Guard) {
+        shard.add_dead(-1);
+        // SAFETY: we hold the queue's reference (popped, not pushed back).
+        unsafe { release(ptr, DEQUEUED, guard) };
+    }
+
+    fn finish_eviction(&self, shard: &Shard<K, V>, ptr: Shared<'_, Node<K, V>>, guard: &Guard) {
+        // SAFETY: we hold the queue's reference, so the node is not freed yet.
+        let node = unsafe { ptr.deref() };
+        self.weighted.fetch_sub(node.weight(), Ordering::Relaxed);
+        shard.add_len(-1);
+        let hash = self.hash(&node.key);
+        table::unlink_dead(self.bucket(self.shard_index(hash), hash), guard);
+        self.count(Counter::Eviction);
+        self.notify(node, RemovalCause::Evicted);
+        // SAFETY: we hold the queue's reference and give it up once, here, after the
+        // listener is done with the node.
+        unsafe { release(ptr, DEQUEUED, guard) };
+    }
+
+    /// Drops dead nodes from a shard's queue when they outnumber the live ones
+    /// (hazard 3): a single rotation that keeps live nodes, bits and order intact.
+    fn maybe_compact(&self, shard: &Shard<K, V>, guard: &Guard) {
+        if shard.dead() <= shard.len() as isize + COMPACT_SLACK
+            || shard.counters.compacting.swap(true, Ordering::Acquire)
+        {
+            return;
+        }
+        let rounds = shard.len() + shard.dead().max(0) as usize;
+        for _ in 0..rounds {
+            let Some(ptr) = shard.queue.pop(guard) else {
+                break;
+            };
+            // SAFETY: we hold the queue's reference.
+            if unsafe { ptr.deref() }.is_live(guard) {
+                shard.queue.push(ptr, guard);
+            } else {
+                self.discard_dead(shard, ptr, guard);
+            }
+        }
+        shard.counters.compacting.store(false, Ordering::Release);
+    }
+
+    // ---------------------------------------------------------------- removal
+
+    /// Removes the live entry for `key`, returning what `read` makes of its value.
+    pub(crate) fn remove_with<Q, R>(&self, key: &Q, read: impl FnOnce(&V) -> R) -> Option<R>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let hash = self.hash(key);
+        let shard_idx = self.shard_index(hash);
+        let bucket = self.bucket(shard_idx, hash);
+        let guard = self.pin();
+        loop {
+            let node = table::find(bucket.load(Ordering::Acquire, &guard), key, &guard)?;
+            if self.kill_and_unlink(shard_idx, node, RemovalCause::Removed, &guard) {
+                // The node stays readable while `guard` is pinned.
+                return Some(read(&node.value));
+            }
+            // Someone else killed it first (maybe replacing it): look again.
+        }
+    }
+
+    /// Kills a live node found in `shard_idx`, accounts for it and unlinks it. Returns
+    /// false if another thread killed it first.
+    pub(crate) fn kill_and_unlink(
+        &self,
+        shard_idx: usize,
+        node: &Node<K, V>,
+        cause: RemovalCause,
+        guard: &Guard,
+    ) -> bool {
+        if !node.kill(guard) {
+            return false;
+        }
+        let shard = &self.shards[shard_idx];
+        self.weighted.fetch_sub(node.weight(), Ordering::Relaxed);
+        shard.add_len(-1);
+        shard.add_dead(1);
+        let hash = self.hash(&node.key);
+        table::unlink_dead(self.bucket(shard_idx, hash), guard);
+        self.count(Counter::Removal);
+        self.maybe_compact(shard, guard);
+        self.notify(node, cause);
+        true
+    }
+
+    pub(crate) fn notify(&self, node: &Node<K, V>, cause: RemovalCause) {
+        if let Some(listener) = &self.listener {
+            listener(&node.key, &node.value, cause);
+        }
+    }
+
+    /// Inserts, first checking the entry fits the capacity at all.
+    pub(crate) fn try_upsert<'g>(
+        &self,
+        key: K,
+        value: V,
+        guard: &'g Guard,
+    ) -> Result<Option<Shared<'g, Node<K, V>>>, (K, u64)> {
+        let weight = self.weigh(&key, &value);
+        if weight > self.capacity {
+            self.count(Counter::Rejection);
+            return Err((key, weight));
+        }
+        Ok(self.upsert(key, value, weight, guard))
+    }
+}
+
+impl<K, V, S> Drop for CacheCore<K, V, S> {
+    /// Frees every node: first the queue's references, then the table's (hazard 11).
+    fn drop(&mut self) {
+        // SAFETY: `&mut self`: no operation is in flight and no new one can start, so no
+        // thread can reach a node except through a guard that is already unpinned or
+        // through garbage the epoch still holds (which was released by both owners).
+        // With the unprotected guard, `release` frees at once.
+        unsafe {
+            let guard = crossbeam_epoch::unprotected();
+            for shard in self.shards.iter() {
+                while let Some(ptr) = shard.queue.pop(guard) {
+                    release(ptr, DEQUEUED, guard);
+                }
+                for bucket in shard.buckets.iter() {
+                    let mut cur = bucket.load(Ordering::Relaxed, guard);
+                    while !cur.is_null() {
+                        let next = cur.deref().next.load(Ordering::Relaxed, guard);
+                        release(cur, crate::node::UNLINKED, guard);
+                        cur = next.with_tag(0);
+                    }
+                }
+            }
+        }
+        self.collector.flush();
+    }
+}

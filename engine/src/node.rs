@@ -1,0 +1,135 @@
+//! The entry node shared by a shard's hash chain and its CLOCK queue.
+//!
+//! A node is reachable from two structures at once: the bucket chain of its shard (the
+//! *table reference*) and one cell of its shard's CLOCK queue (the *queue reference*).
+//! Each structure gives its reference up exactly once, by setting a bit in
+//! [`Node::state`] with `fetch_or`; whoever sets the second bit hands the node to the
+//! epoch for destruction. So a node is freed exactly once, and only after both structures
+//! have let go of it (hazard 2 of `docs/architecture.md`).
+//!
+//! Liveness is not a state bit: a node is *live* while its `next` pointer is unmarked.
+//! Marking `next` (one CAS) is the single linearization point of remove, replace and
+//! evict, so exactly one thread kills each node and accounts for its weight.
+
+use crate::sync::{Atomic, AtomicU64, Guard, Ordering, Shared};
+
+/// Tag on [`Node::next`]: the node is logically removed (Harris, "A Pragmatic
+/// Implementation of Non-Blocking Linked-Lists", DISC 2001).
+pub(crate) const MARK: usize = 1;
+
+/// State bit: the CLOCK reference bit, set by hits, cleared by the hand.
+pub(crate) const REFERENCED: u64 = 1;
+/// State bit: the node has been physically unlinked from its bucket chain.
+pub(crate) const UNLINKED: u64 = 1 << 1;
+/// State bit: the CLOCK queue has given the node up (popped and not pushed back).
+pub(crate) const DEQUEUED: u64 = 1 << 2;
+/// The low bits of [`Node::state`] hold flags; the weight lives above them.
+const WEIGHT_SHIFT: u32 = 8;
+
+/// The largest weight an entry (and so the whole cache) may have: 2^56 - 1.
+pub const MAX_WEIGHT: u64 = (1 << (64 - WEIGHT_SHIFT)) - 1;
+
+/// One cache entry.
+///
+/// Invariants:
+/// - `key` and `value` never change after the node is published.
+/// - Once `next` is marked it never changes again.
+/// - The weight bits of `state` never change; only the flag bits do.
+pub(crate) struct Node<K, V> {
+    /// The next node of the bucket chain, tagged [`MARK`] once this node is dead.
+    pub(crate) next: Atomic<Node<K, V>>,
+    /// `weight << 8 | flags` ([`REFERENCED`], [`UNLINKED`], [`DEQUEUED`]).
+    state: AtomicU64,
+    pub(crate) key: K,
+    pub(crate) value: V,
+}
+
+impl<K, V> Node<K, V> {
+    /// A fresh node: unreferenced, owned by neither structure yet.
+    pub(crate) fn new(key: K, value: V, weight: u64) -> Self {
+        debug_assert!(weight <= MAX_WEIGHT);
+        Node {
+            next: Atomic::null(),
+            state: AtomicU64::new(weight << WEIGHT_SHIFT),
+            key,
+            value,
+        }
+    }
+
+    pub(crate) fn weight(&self) -> u64 {
+        self.state.load(Ordering::Relaxed) >> WEIGHT_SHIFT
+    }
+
+    /// True while the node is live (its `next` is unmarked).
+    pub(crate) fn is_live(&self, guard: &Guard) -> bool {
+        self.next.load(Ordering::Acquire, guard).tag() & MARK == 0
+    }
+
+    /// Records a hit. Writes only when the bit is clear, so a hot entry's cache line
+    /// stays shared among readers. Relaxed: the bit is a hint to the hand, it orders
+    /// nothing else.
+    #[inline]
+    pub(crate) fn touch(&self) {
+        if self.state.load(Ordering::Relaxed) & REFERENCED == 0 {
+            self.state.fetch_or(REFERENCED, Ordering::Relaxed);
+        }
+    }
+
+    /// Clears the reference bit, returning whether it was set. Atomic, so a hit that
+    /// lands after the clear is kept for the next sweep, never swallowed.
+    pub(crate) fn clear_referenced(&self) -> bool {
+        self.state.fetch_and(!REFERENCED, Ordering::Relaxed) & REFERENCED != 0
+    }
+
+    pub(crate) fn is_referenced(&self) -> bool {
+        self.state.load(Ordering::Relaxed) & REFERENCED != 0
+    }
+
+    pub(crate) fn flags(&self) -> u64 {
+        self.state.load(Ordering::Acquire) & ((1 << WEIGHT_SHIFT) - 1)
+    }
+
+    /// Kills the node: marks `next` so no reader or writer treats it as live again.
+    /// Returns false if another thread killed it first. This is the linearization
+    /// point of remove and evict (replace marks in [`crate::table`] with a successor).
+    pub(crate) fn kill(&self, guard: &Guard) -> bool {
+        let mut next = self.next.load(Ordering::Acquire, guard);
+        loop {
+            if next.tag() & MARK != 0 {
+                return false;
+            }
+            match self.next.compare_exchange(
+                next,
+                next.with_tag(MARK),
+                Ordering::AcqRel,
+                Ordering::Acquire,
+                guard,
+            ) {
+                Ok(_) => return true,
+                Err(e) => next = e.current,
+            }
+        }
+    }
+}
+
+/// Gives up one structure's reference to `node` (`which` is [`UNLINKED`] or
+/// [`DEQUEUED`]); the second structure to let go defers its destruction.
+///
+/// AcqRel: the thread that frees must see every access the other owner made.
+///
+/// # Safety
+/// - The caller holds the reference named by `which` and gives it up now; each reference
+///   is given up exactly once.
+/// - `node` was allocated by `Owned::new` and is protected by `guard`.
+pub(crate) unsafe fn release<K, V>(node: Shared<'_, Node<K, V>>, which: u64, guard: &Guard) {
+    // SAFETY: `guard` protects `node` (caller's contract).
+    let prev = unsafe { node.deref() }
+        .state
+        .fetch_or(which, Ordering::AcqRel);
+    debug_assert_eq!(prev & which, 0, "a structure released its reference twice");
+    if prev & (UNLINKED | DEQUEUED) == (UNLINKED | DEQUEUED) & !which {
+        // SAFETY: both structures have now let go, so no new reference can be taken;
+        // readers still pinned are protected by the epoch until they unpin.
+        unsafe { guard.defer_destroy(node.with_tag(0)) };
+    }
+}

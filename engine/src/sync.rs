@@ -1,0 +1,65 @@
+//! The one place that chooses between `std` and `loom` synchronization primitives.
+//!
+//! Under `--cfg clockwheel_loom` every atomic the engine touches is loom's, and so is
+//! crossbeam-epoch's `Atomic<T>` (its `loom` feature plus `--cfg crossbeam_loom`), so loom
+//! explores the interleavings of our pointer loads and CASes as well as of our counters.
+
+#[cfg(clockwheel_loom)]
+pub(crate) use loom::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
+#[cfg(not(clockwheel_loom))]
+pub(crate) use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
+
+pub(crate) use std::sync::atomic::Ordering;
+
+pub(crate) use crossbeam_epoch::{Atomic, Guard, Owned, Shared};
+
+/// Pins the current thread to the global epoch collector: once per cache operation.
+#[cfg(not(clockwheel_loom))]
+#[inline]
+pub(crate) fn pin(_collector: &Collector) -> Guard {
+    crossbeam_epoch::pin()
+}
+
+/// Under loom each cache owns a private collector, so that a failing model reports
+/// instead of aborting the test binary (see `shared/engineering-notes.md`).
+#[cfg(clockwheel_loom)]
+pub(crate) fn pin(collector: &Collector) -> Guard {
+    collector.0.register().pin()
+}
+
+/// The reclamation domain of one cache: the global collector in normal builds.
+#[derive(Default)]
+pub(crate) struct Collector(#[cfg(clockwheel_loom)] crossbeam_epoch::Collector);
+
+impl Collector {
+    /// Pins, flushes this thread's deferred destructors and advances the epoch a few
+    /// times, so garbage from a finished workload does not linger in thread-local bags.
+    pub(crate) fn flush(&self) {
+        for _ in 0..4 {
+            pin(self).flush();
+        }
+    }
+}
+
+/// A small per-thread index used to stripe statistics counters across cache lines.
+#[cfg(not(clockwheel_loom))]
+pub(crate) fn thread_stripe() -> usize {
+    use std::cell::Cell;
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    thread_local! {
+        static STRIPE: Cell<usize> = const { Cell::new(usize::MAX) };
+    }
+    STRIPE.with(|s| {
+        let mut v = s.get();
+        if v == usize::MAX {
+            v = NEXT.fetch_add(1, Ordering::Relaxed);
+            s.set(v);
+        }
+        v
+    })
+}
+
+#[cfg(clockwheel_loom)]
+pub(crate) fn thread_stripe() -> usize {
+    0
+}
