@@ -148,7 +148,9 @@ where
                 if touch && self.policy == EvictionPolicy::Clock {
                     node.touch();
                 }
-                self.count(Counter::Hit);
+                if touch {
+                    self.count(Counter::Hit);
+                }
                 Some(read(&node.value))
             }
             None => {
@@ -295,10 +297,10 @@ where
         let hash = self.hash(&node.key);
         table::unlink_dead(self.bucket(self.shard_index(hash), hash), guard);
         self.count(Counter::Eviction);
-        self.notify(node, RemovalCause::Evicted);
-        // SAFETY: we hold the queue's reference and give it up once, here, after the
-        // listener is done with the node.
+        // SAFETY: we hold the queue's reference and give it up once, here. The node stays
+        // readable for the listener below: destruction waits for `guard` to unpin.
         unsafe { release(ptr, DEQUEUED, guard) };
+        self.notify(node, RemovalCause::Evicted);
     }
 
     /// Drops dead nodes from a shard's queue when they outnumber the live ones
