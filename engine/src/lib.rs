@@ -1,4 +1,73 @@
-//! Clockwheel: a lock-free concurrent in-process cache (crate docs are being written).
+//! Clockwheel: a lock-free concurrent in-process cache for services that sit in front of
+//! S3 or any slow store.
+//!
+//! # Using it
+//!
+//! ```
+//! use clockwheel::{Cache, EvictionPolicy};
+//!
+//! // A cache bounded by total value bytes, shared by every thread through clones.
+//! let cache: Cache<String, std::sync::Arc<Vec<u8>>> = Cache::builder()
+//!     .weigher(|_key: &String, body: &std::sync::Arc<Vec<u8>>| body.len() as u64)
+//!     .max_weight(256 << 20)
+//!     .policy(EvictionPolicy::Clock)
+//!     .build()?;
+//!
+//! // Cache-aside: try the cache, load on a miss, insert.
+//! let key = "s3v:model:Product:123".to_string();
+//! let body = match cache.get(&key) {
+//!     Some(body) => body,
+//!     None => {
+//!         let body = std::sync::Arc::new(b"{\"name\": \"lamp\"}".to_vec()); // fetch from S3
+//!         cache.insert(key.clone(), body.clone());
+//!         body
+//!     }
+//! };
+//! assert_eq!(cache.get(&key), Some(body));
+//!
+//! // Invalidate by glob after a write, as the S3verless guide teaches.
+//! cache.remove_matching("s3v:list:Product:*").unwrap();
+//! # Ok::<(), clockwheel::BuildError>(())
+//! ```
+//!
+//! # How it works
+//!
+//! - **Table.** The cache is split into shards, each a fixed array of bucket chains. A
+//!   chain is a lock-free linked list (Harris 2001; Michael 2002): lookups walk it without
+//!   writing, inserts CAS the bucket head, removals mark a node's `next` pointer and then
+//!   unlink it. An update replaces the old node by the new one in a single CAS, so readers
+//!   never see a key vanish mid-update.
+//! - **Reclamation.** Unlinked nodes are freed through crossbeam-epoch, and only after
+//!   both structures that reference a node (its chain and its CLOCK queue) have let go.
+//! - **Eviction.** CLOCK, "FIFO with reinsertion": each shard keeps a lock-free FIFO of its
+//!   nodes; a hit sets the node's reference bit; the hand pops the oldest node and either
+//!   gives it a second chance (bit set) or evicts it. FIFO is available as a policy.
+//! - **Capacity.** One budget for the whole cache, in entries or in weight: shards never
+//!   split it, so an entry that fits the cache is never refused because of its shard.
+//!
+//! `docs/architecture.md` in the repository has the details: invariants, memory orderings,
+//! and the hazards of concurrent caches each paired with the test that guards it.
+//!
+//! # Consistency
+//!
+//! Single-key operations are linearizable: `get` returns the value of the last `insert`
+//! that completed before it started, or of one that overlaps it, or nothing if the entry
+//! was removed or evicted. Whole-cache operations (`clear`, `retain`, `remove_matching`,
+//! `iter`, `len`) are weakly consistent: entries present throughout are seen exactly once,
+//! concurrent changes may or may not be.
+//!
+//! Single-threaded, the cache never holds more than its capacity. Racing inserters can
+//! overshoot by at most the total weight of the inserts in flight, and the last of them
+//! brings the cache back within capacity before returning.
+//!
+//! # Performance notes
+//!
+//! - A hit costs one hash, one epoch pin, a chain walk (usually one node), and a `Clone` of
+//!   the value: put large values behind `Arc` or `bytes::Bytes`.
+//! - Nothing on the read path takes a lock or allocates; the only shared write is setting
+//!   the reference bit when it is clear, plus a per-thread striped statistics counter
+//!   (turn it off with [`CacheBuilder::record_stats`]).
+//! - Removed and evicted values are dropped when the epoch advances, not at once.
 
 mod builder;
 mod bulk;
