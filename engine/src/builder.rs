@@ -3,11 +3,13 @@
 use std::hash::BuildHasher;
 use std::marker::PhantomData;
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::cache::Cache;
 use crate::clock::EvictionPolicy;
 use crate::core::{CacheCore, CoreConfig};
 use crate::error::BuildError;
+use crate::expiry::MAX_TTL;
 use crate::listener::{Listener, RemovalCause, Weigher};
 use crate::node::MAX_WEIGHT;
 
@@ -46,6 +48,10 @@ pub struct CacheBuilder<K, V, S = ahash::RandomState> {
     policy: EvictionPolicy,
     listener: Option<Listener<K, V>>,
     record_stats: bool,
+    default_ttl: Option<Duration>,
+    time_to_idle: Option<Duration>,
+    cleanup_interval: Option<Duration>,
+    clock: Option<quanta::Clock>,
     hasher: S,
     _types: PhantomData<fn(K, V)>,
 }
@@ -61,6 +67,10 @@ impl<K, V> Default for CacheBuilder<K, V> {
             policy: EvictionPolicy::Clock,
             listener: None,
             record_stats: true,
+            default_ttl: None,
+            time_to_idle: None,
+            cleanup_interval: None,
+            clock: None,
             hasher: ahash::RandomState::new(),
             _types: PhantomData,
         }
@@ -126,6 +136,54 @@ impl<K, V, S> CacheBuilder<K, V, S> {
         self
     }
 
+    /// The time-to-live of entries inserted without one (default: they never expire).
+    /// At most [`MAX_TTL`](crate::MAX_TTL).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let (clock, mock) = quanta::Clock::mock();
+    /// let cache = clockwheel::Cache::<&str, u32>::builder()
+    ///     .max_capacity(100)
+    ///     .default_ttl(Duration::from_secs(300))
+    ///     .clock(clock)
+    ///     .build()
+    ///     .unwrap();
+    /// cache.insert("product:1", 1);
+    /// mock.increment(Duration::from_secs(299));
+    /// assert_eq!(cache.get("product:1"), Some(1));
+    /// mock.increment(Duration::from_secs(1));
+    /// assert_eq!(cache.get("product:1"), None);
+    /// ```
+    pub fn default_ttl(mut self, ttl: Duration) -> Self {
+        self.default_ttl = Some(ttl);
+        self
+    }
+
+    /// Time-to-idle: each read of an expiring entry moves its deadline to `now + tti`, so
+    /// an entry expires after `tti` without reads. Entries inserted without any TTL (no
+    /// default and none given) still never expire. At most [`MAX_TTL`](crate::MAX_TTL).
+    pub fn time_to_idle(mut self, tti: Duration) -> Self {
+        self.time_to_idle = Some(tti);
+        self
+    }
+
+    /// Starts a background thread that reclaims expired entries every `interval`, even if
+    /// the cache sees no reads or writes (the reference's `cleanup_interval`). The thread
+    /// stops, and is joined, when the last handle to the cache is dropped. Without it,
+    /// expired entries are reclaimed on writes and on
+    /// [`run_pending_tasks`](crate::Cache::run_pending_tasks).
+    pub fn cleanup_interval(mut self, interval: Duration) -> Self {
+        self.cleanup_interval = Some(interval);
+        self
+    }
+
+    /// The clock deadlines are measured with (default: `quanta::Clock::new()`). Pass
+    /// `quanta::Clock::mock()`'s clock to drive time by hand in tests or trace replays.
+    pub fn clock(mut self, clock: quanta::Clock) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
     /// The hasher (default: `ahash::RandomState`, seeded per cache, so chosen keys cannot
     /// flood one bucket).
     pub fn hasher<S2: BuildHasher>(self, hasher: S2) -> CacheBuilder<K, V, S2> {
@@ -138,6 +196,10 @@ impl<K, V, S> CacheBuilder<K, V, S> {
             policy: self.policy,
             listener: self.listener,
             record_stats: self.record_stats,
+            default_ttl: self.default_ttl,
+            time_to_idle: self.time_to_idle,
+            cleanup_interval: self.cleanup_interval,
+            clock: self.clock,
             hasher,
             _types: PhantomData,
         }
@@ -146,9 +208,12 @@ impl<K, V, S> CacheBuilder<K, V, S> {
     /// Validates the configuration and builds the cache.
     pub fn build(self) -> Result<Cache<K, V, S>, BuildError>
     where
-        S: BuildHasher,
+        K: std::hash::Hash + Eq + Send + Sync + 'static,
+        V: Send + Sync + 'static,
+        S: BuildHasher + Send + Sync + 'static,
     {
         let capacity = self.capacity()?;
+        self.check_durations()?;
         let estimate = self.estimate(capacity)?;
         let shards = self.shard_count(estimate)?;
         let buckets_per_shard = (estimate.div_ceil(shards)).max(1).next_power_of_two();
@@ -161,8 +226,36 @@ impl<K, V, S> CacheBuilder<K, V, S> {
             weigher: self.weigher,
             listener: self.listener,
             record_stats: self.record_stats,
+            clock: self.clock.unwrap_or_default(),
+            default_ttl: self.default_ttl,
+            time_to_idle: self.time_to_idle,
         };
-        Ok(Cache::from_core(CacheCore::new(config)))
+        Cache::from_core(CacheCore::new(config), self.cleanup_interval)
+    }
+
+    fn check_durations(&self) -> Result<(), BuildError> {
+        for (what, ttl) in [
+            ("default_ttl", self.default_ttl),
+            ("time_to_idle", self.time_to_idle),
+        ] {
+            match ttl {
+                Some(d) if d.is_zero() => return Err(BuildError::ZeroDuration { what }),
+                Some(d) if d > MAX_TTL => {
+                    return Err(BuildError::TtlTooLarge {
+                        what,
+                        requested: d,
+                        max: MAX_TTL,
+                    })
+                }
+                _ => {}
+            }
+        }
+        match self.cleanup_interval {
+            Some(d) if d.is_zero() => Err(BuildError::ZeroDuration {
+                what: "cleanup_interval",
+            }),
+            _ => Ok(()),
+        }
     }
 
     fn capacity(&self) -> Result<u64, BuildError> {

@@ -14,7 +14,7 @@ use crate::cache::Cache;
 use crate::core::CacheCore;
 use crate::glob::{Pattern, PatternError};
 use crate::listener::RemovalCause;
-use crate::node::{Node, DEQUEUED, UNLINKED};
+use crate::node::{Node, DEQUEUED, UNLINKED, UNTIMED};
 use crate::sync::{Guard, Ordering};
 use crate::table;
 
@@ -134,6 +134,7 @@ where
         for idx in 0..core.shards.len() {
             let chained = validate_chains(core, idx, &guard)?;
             total_weight += validate_queue(core, idx, &chained, &guard)?;
+            validate_timers(core, idx, &chained, &guard)?;
         }
         let weighted = core.weighted_size();
         if weighted != total_weight {
@@ -259,6 +260,67 @@ fn validate_queue<K, V, S>(
         ));
     }
     Ok(weight)
+}
+
+/// Checks a shard's timers: every live node that can expire holds exactly one timer
+/// reference, every timer reference points at a node of this shard that has not released
+/// it, and the `pending` and `dead` counters match.
+fn validate_timers<K: Hash + Eq, V, S: BuildHasher>(
+    core: &CacheCore<K, V, S>,
+    shard_idx: usize,
+    chained: &HashSet<NodePtr<K, V>>,
+    guard: &Guard,
+) -> Result<(), String> {
+    let timers = &core.shards[shard_idx].timers;
+    let mut held: HashMap<NodePtr<K, V>, usize> = HashMap::new();
+    let (mut dead, mut released, mut foreign) = (0usize, 0usize, 0usize);
+    let visited = timers.validate_with(|timer| {
+        *held.entry(timer.as_ptr()).or_default() += 1;
+        // SAFETY: the timer reference keeps the node allocated.
+        let node = unsafe { timer.shared().deref() };
+        dead += usize::from(!node.is_live(guard));
+        released += usize::from(node.flags() & UNTIMED != 0);
+        foreign += usize::from(node.is_live(guard) && !chained.contains(&timer.as_ptr()));
+    });
+    visited.map_err(|e| format!("shard {shard_idx} wheel: {e}"))?;
+    let check = |ok: bool, what: String| {
+        if ok {
+            Ok(())
+        } else {
+            Err(format!("shard {shard_idx}: {what}"))
+        }
+    };
+    check(
+        held.values().all(|&n| n == 1),
+        "a node holds two timers".into(),
+    )?;
+    check(
+        released == 0,
+        format!("{released} timers point at nodes that released them"),
+    )?;
+    check(
+        foreign == 0,
+        format!("{foreign} live timed nodes are not in this shard"),
+    )?;
+    let timed = chained.iter().filter(|p| {
+        // SAFETY: live nodes found under `guard`.
+        unsafe { &***p }.has_timer()
+    });
+    let missing = timed.filter(|p| !held.contains_key(*p)).count();
+    check(
+        missing == 0,
+        format!("{missing} live timed nodes have no timer"),
+    )?;
+    let pending = timers.pending.load(Ordering::Relaxed);
+    check(
+        pending == held.len(),
+        format!("pending {pending} but {} timers held", held.len()),
+    )?;
+    let counted = timers.dead.load(Ordering::Relaxed);
+    check(
+        counted == dead,
+        format!("dead-timer counter {counted} but {dead} dead timers"),
+    )
 }
 
 /// Iterator returned by [`Cache::iter`]: clones of live entries, one bucket at a time.

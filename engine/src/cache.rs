@@ -4,8 +4,10 @@ use std::borrow::Borrow;
 use std::fmt;
 use std::hash::{BuildHasher, Hash};
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::builder::CacheBuilder;
+use crate::cleaner::{Cleaner, Maintain};
 use crate::core::CacheCore;
 use crate::error::{BuildError, InsertError};
 use crate::stats::{CacheStats, Counter};
@@ -28,13 +30,28 @@ use crate::stats::{CacheStats, Counter};
 /// ```
 pub struct Cache<K, V, S = ahash::RandomState> {
     pub(crate) core: Arc<CacheCore<K, V, S>>,
+    /// Shared by all handles; the last one dropped stops and joins the cleaner thread
+    /// (declared after `core`, but it holds only a `Weak` to it, so order is immaterial).
+    _cleaner: Option<Arc<Cleaner>>,
 }
 
 impl<K, V, S> Clone for Cache<K, V, S> {
     fn clone(&self) -> Self {
         Cache {
             core: Arc::clone(&self.core),
+            _cleaner: self._cleaner.clone(),
         }
+    }
+}
+
+impl<K, V, S> Maintain for CacheCore<K, V, S>
+where
+    K: Hash + Eq + Send + Sync + 'static,
+    V: Send + Sync + 'static,
+    S: BuildHasher + Send + Sync + 'static,
+{
+    fn run_pending_tasks(&self) {
+        CacheCore::run_pending_tasks(self);
     }
 }
 
@@ -59,19 +76,40 @@ impl<K, V> Cache<K, V> {
     /// A cache of at most `entries` entries with every other setting at its default.
     pub fn with_capacity(entries: u64) -> Result<Self, BuildError>
     where
-        K: Hash + Eq,
+        K: Hash + Eq + Send + Sync + 'static,
+        V: Send + Sync + 'static,
     {
         Self::builder().max_capacity(entries).build()
     }
 }
 
-impl<K, V, S> Cache<K, V, S> {
-    pub(crate) fn from_core(core: CacheCore<K, V, S>) -> Self {
-        Cache {
-            core: Arc::new(core),
-        }
+impl<K, V, S> Cache<K, V, S>
+where
+    K: Hash + Eq + Send + Sync + 'static,
+    V: Send + Sync + 'static,
+    S: BuildHasher + Send + Sync + 'static,
+{
+    pub(crate) fn from_core(
+        core: CacheCore<K, V, S>,
+        cleanup_interval: Option<Duration>,
+    ) -> Result<Self, BuildError> {
+        let core = Arc::new(core);
+        let cleaner = match cleanup_interval {
+            #[cfg(not(clockwheel_loom))]
+            Some(interval) => Some(Arc::new(
+                Cleaner::spawn(Arc::downgrade(&core), interval)
+                    .map_err(|e| BuildError::CleanerSpawn(e.to_string()))?,
+            )),
+            _ => None,
+        };
+        Ok(Cache {
+            core,
+            _cleaner: cleaner,
+        })
     }
+}
 
+impl<K, V, S> Cache<K, V, S> {
     /// Live entries (weakly consistent under concurrent writes).
     pub fn len(&self) -> usize {
         self.core.len()
@@ -108,6 +146,7 @@ impl<K, V, S> Cache<K, V, S> {
             evictions: get(Counter::Eviction),
             removals: get(Counter::Removal),
             rejections: get(Counter::Rejection),
+            expirations: get(Counter::Expiration),
             len: self.len() as u64,
             weighted_size: self.weighted_size(),
             capacity: self.capacity(),
@@ -169,7 +208,8 @@ where
         self.core.lookup(key, true, |_| ()).is_some()
     }
 
-    /// Inserts `value` for `key`, returning the value it replaced.
+    /// Inserts `value` for `key` with the cache's default TTL, returning the value it
+    /// replaced.
     ///
     /// Makes room first by evicting, so a single-threaded cache never exceeds its
     /// capacity. An entry heavier than the whole capacity is not stored; the key's
@@ -179,7 +219,31 @@ where
     where
         V: Clone,
     {
-        match self.try_insert(key, value) {
+        self.insert_with_ttl(key, value, self.core.default_ttl)
+    }
+
+    /// Inserts with an explicit time-to-live overriding the default: `Some(ttl)` expires
+    /// the entry `ttl` from now, `None` never expires it. A TTL above
+    /// [`MAX_TTL`](crate::MAX_TTL) counts as `MAX_TTL` (see
+    /// [`try_insert_with_ttl`](Self::try_insert_with_ttl) for an error instead).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let (clock, mock) = quanta::Clock::mock();
+    /// let cache = clockwheel::Cache::<&str, u32>::builder()
+    ///     .max_capacity(100).default_ttl(Duration::from_secs(300)).clock(clock).build().unwrap();
+    /// cache.insert_with_ttl("list:page:1", 1, Some(Duration::from_secs(60)));
+    /// cache.insert_with_ttl("config", 2, None);
+    /// mock.increment(Duration::from_secs(61));
+    /// assert_eq!(cache.get("list:page:1"), None);
+    /// assert_eq!(cache.remaining_ttl("config"), Some(None));
+    /// ```
+    pub fn insert_with_ttl(&self, key: K, value: V, ttl: Option<Duration>) -> Option<V>
+    where
+        V: Clone,
+    {
+        let ttl = ttl.map(|t| t.min(crate::expiry::MAX_TTL));
+        match self.try_insert_with_ttl(key, value, ttl) {
             Ok(old) => old,
             Err((key, _)) => self.remove(&key),
         }
@@ -202,8 +266,26 @@ where
     where
         V: Clone,
     {
+        self.try_insert_with_ttl(key, value, self.core.default_ttl)
+    }
+
+    /// Like [`insert_with_ttl`](Self::insert_with_ttl), but refuses (handing the key
+    /// back) an entry heavier than the capacity or a TTL above
+    /// [`MAX_TTL`](crate::MAX_TTL), leaving any previous entry in place.
+    pub fn try_insert_with_ttl(
+        &self,
+        key: K,
+        value: V,
+        ttl: Option<Duration>,
+    ) -> Result<Option<V>, (K, InsertError)>
+    where
+        V: Clone,
+    {
+        if let Some(ttl) = ttl.filter(|t| *t > crate::expiry::MAX_TTL) {
+            return Err((key, InsertError::TtlTooLarge { ttl }));
+        }
         let guard = self.core.pin();
-        match self.core.try_upsert(key, value, &guard) {
+        match self.core.try_upsert(key, value, ttl, &guard) {
             // SAFETY: the replaced node is protected by `guard`, which is still pinned.
             Ok(old) => Ok(old.map(|old| unsafe { old.deref() }.value.clone())),
             Err((key, weight)) => Err((
@@ -214,6 +296,23 @@ where
                 },
             )),
         }
+    }
+
+    /// How long the entry for `key` has left: `None` if absent or expired, `Some(None)`
+    /// if it never expires, `Some(Some(d))` otherwise. Does not count as a read.
+    pub fn remaining_ttl<Q>(&self, key: &Q) -> Option<Option<Duration>>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.core.remaining(key)
+    }
+
+    /// Expires, now, every entry whose deadline has passed (the work the cleaner thread
+    /// and writes otherwise do in passing). Never blocks: a shard whose wheel another
+    /// thread is advancing is left to that thread.
+    pub fn run_pending_tasks(&self) {
+        self.core.run_pending_tasks();
     }
 
     /// Removes the entry for `key`, returning its value.

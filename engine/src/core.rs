@@ -20,16 +20,21 @@
 
 use std::borrow::Borrow;
 use std::hash::{BuildHasher, Hash};
+use std::time::Duration;
 
 use crossbeam_utils::CachePadded;
 
 use crate::clock::EvictionPolicy;
+use crate::expiry::TimeSource;
 use crate::listener::{Listener, RemovalCause, Weigher};
-use crate::node::{release, Node, DEQUEUED};
+use crate::node::{release, Node, DEQUEUED, NEVER, UNLINKED, UNTIMED};
 use crate::shard::Shard;
 use crate::stats::{Counter, StatsCounters};
 use crate::sync::{pin, AtomicU64, Collector, Guard, Ordering, Owned, Shared};
 use crate::table::{self, Bucket, Linked};
+
+/// An entry refused because it outweighs the whole capacity: its key and weight.
+pub(crate) type Rejected<K> = (K, u64);
 
 /// Dead nodes a shard's queue may hold beyond its live count before it is compacted.
 const COMPACT_SLACK: isize = 64;
@@ -47,6 +52,11 @@ pub(crate) struct CacheCore<K, V, S> {
     pub(crate) weigher: Option<Weigher<K, V>>,
     pub(crate) listener: Option<Listener<K, V>>,
     pub(crate) stats: Option<StatsCounters>,
+    pub(crate) time: TimeSource,
+    /// TTL of entries inserted without one (`None`: they never expire).
+    pub(crate) default_ttl: Option<Duration>,
+    /// Time-to-idle: a hit on an expiring entry moves its deadline to `now + tti`.
+    pub(crate) time_to_idle: Option<Duration>,
     pub(crate) collector: Collector,
 }
 
@@ -60,6 +70,9 @@ pub(crate) struct CoreConfig<K, V, S> {
     pub(crate) weigher: Option<Weigher<K, V>>,
     pub(crate) listener: Option<Listener<K, V>>,
     pub(crate) record_stats: bool,
+    pub(crate) clock: quanta::Clock,
+    pub(crate) default_ttl: Option<Duration>,
+    pub(crate) time_to_idle: Option<Duration>,
 }
 
 impl<K, V, S> CacheCore<K, V, S> {
@@ -80,6 +93,9 @@ impl<K, V, S> CacheCore<K, V, S> {
             weigher: config.weigher,
             listener: config.listener,
             stats: config.record_stats.then(StatsCounters::new),
+            time: TimeSource::new(config.clock),
+            default_ttl: config.default_ttl,
+            time_to_idle: config.time_to_idle,
             collector: Collector::default(),
         }
     }
@@ -140,10 +156,17 @@ where
         Q: Hash + Eq + ?Sized,
     {
         let hash = self.hash(key);
-        let bucket = self.bucket(self.shard_index(hash), hash);
+        let shard_idx = self.shard_index(hash);
+        let bucket = self.bucket(shard_idx, hash);
         let guard = self.pin();
         let found = table::find(bucket.load(Ordering::Acquire, &guard), key, &guard);
         match found {
+            Some(node) if self.expired_on_read(shard_idx, node, touch, &guard) => {
+                if touch {
+                    self.count(Counter::Miss);
+                }
+                None
+            }
             Some(node) => {
                 if touch && self.policy == EvictionPolicy::Clock {
                     node.touch();
@@ -162,6 +185,51 @@ where
         }
     }
 
+    /// The expiry check of the read path: reads the clock only for entries that can
+    /// expire. An expired entry is removed on the way (cause `Expired`) and reads as a
+    /// miss; a live one under time-to-idle gets its deadline pushed forward.
+    #[inline]
+    fn expired_on_read(
+        &self,
+        shard_idx: usize,
+        node: &Node<K, V>,
+        touch: bool,
+        guard: &Guard,
+    ) -> bool {
+        let deadline = node.deadline();
+        if deadline == NEVER {
+            return false;
+        }
+        let now = self.time.now();
+        if deadline <= now {
+            self.kill_and_unlink(shard_idx, node, RemovalCause::Expired, guard);
+            return true;
+        }
+        if let (true, Some(tti)) = (touch, self.time_to_idle) {
+            node.set_deadline(TimeSource::deadline(now, Some(tti)));
+        }
+        false
+    }
+
+    /// Remaining time to live of `key`'s entry (see `Cache::remaining_ttl`).
+    pub(crate) fn remaining<Q>(&self, key: &Q) -> Option<Option<Duration>>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let hash = self.hash(key);
+        let bucket = self.bucket(self.shard_index(hash), hash);
+        let guard = self.pin();
+        let node = table::find(bucket.load(Ordering::Acquire, &guard), key, &guard)?;
+        match node.deadline() {
+            NEVER => Some(None),
+            deadline => {
+                let now = self.time.now();
+                (deadline > now).then(|| Some(Duration::from_nanos(deadline - now)))
+            }
+        }
+    }
+
     // ---------------------------------------------------------------- insert
 
     /// Inserts or replaces; returns the replaced value's node (under `guard`) if any.
@@ -171,12 +239,13 @@ where
         key: K,
         value: V,
         weight: u64,
+        deadline: u64,
         guard: &'g Guard,
     ) -> Option<Shared<'g, Node<K, V>>> {
         let hash = self.hash(&key);
         let shard_idx = self.shard_index(hash);
         let bucket = self.bucket(shard_idx, hash);
-        let mut node = Owned::new(Node::new(key, value, weight));
+        let mut node = Owned::new(Node::new(key, value, weight, deadline));
         loop {
             let first = bucket.load(Ordering::Acquire, guard);
             let old =
@@ -207,6 +276,7 @@ where
             Linked::Inserted(new) => {
                 shard.add_len(1);
                 shard.queue.push(new, guard);
+                self.schedule_timer(shard, new);
                 self.count(Counter::Insertion);
                 None
             }
@@ -216,7 +286,11 @@ where
                 let old_ref = unsafe { old.deref() };
                 self.weighted.fetch_sub(old_ref.weight(), Ordering::Relaxed);
                 shard.add_dead(1);
+                if old_ref.has_timer() {
+                    shard.timers.note_dead();
+                }
                 shard.queue.push(new, guard);
+                self.schedule_timer(shard, new);
                 table::unlink_dead(bucket, guard);
                 self.count(Counter::Replacement);
                 Some(old)
@@ -224,6 +298,7 @@ where
         };
         self.shrink_to_capacity(shard_idx, guard);
         self.maybe_compact(shard, guard);
+        self.run_due_timers(shard_idx, guard);
         if let Some(old) = replaced {
             // SAFETY: protected by `guard`; all bookkeeping is done.
             self.notify(unsafe { old.deref() }, RemovalCause::Replaced);
@@ -294,6 +369,9 @@ where
         let node = unsafe { ptr.deref() };
         self.weighted.fetch_sub(node.weight(), Ordering::Relaxed);
         shard.add_len(-1);
+        if node.has_timer() {
+            shard.timers.note_dead();
+        }
         let hash = self.hash(&node.key);
         table::unlink_dead(self.bucket(self.shard_index(hash), hash), guard);
         self.count(Counter::Eviction);
@@ -364,9 +442,15 @@ where
         self.weighted.fetch_sub(node.weight(), Ordering::Relaxed);
         shard.add_len(-1);
         shard.add_dead(1);
+        if node.has_timer() {
+            shard.timers.note_dead();
+        }
         let hash = self.hash(&node.key);
         table::unlink_dead(self.bucket(shard_idx, hash), guard);
-        self.count(Counter::Removal);
+        self.count(match cause {
+            RemovalCause::Expired => Counter::Expiration,
+            _ => Counter::Removal,
+        });
         self.maybe_compact(shard, guard);
         self.notify(node, cause);
         true
@@ -379,18 +463,82 @@ where
     }
 
     /// Inserts, first checking the entry fits the capacity at all.
+    /// `ttl`: `None` never expires. The caller resolved the cache's default.
     pub(crate) fn try_upsert<'g>(
         &self,
         key: K,
         value: V,
+        ttl: Option<Duration>,
         guard: &'g Guard,
-    ) -> Result<Option<Shared<'g, Node<K, V>>>, (K, u64)> {
+    ) -> Result<Option<Shared<'g, Node<K, V>>>, Rejected<K>> {
         let weight = self.weigh(&key, &value);
         if weight > self.capacity {
             self.count(Counter::Rejection);
             return Err((key, weight));
         }
-        Ok(self.upsert(key, value, weight, guard))
+        let deadline = ttl.map_or(NEVER, |ttl| {
+            TimeSource::deadline(self.time.now(), Some(ttl))
+        });
+        Ok(self.upsert(key, value, weight, deadline, guard))
+    }
+
+    // ---------------------------------------------------------------- expiry
+
+    fn schedule_timer(&self, shard: &Shard<K, V>, node: Shared<'_, Node<K, V>>) {
+        // SAFETY: `node` was just linked by us, under the caller's guard.
+        if unsafe { node.deref() }.has_timer() {
+            shard.timers.schedule(node);
+        }
+    }
+
+    /// Amortized expiry on writes: advances this shard's wheel and its neighbour's when a
+    /// tick has passed and they hold timers (no clock read otherwise).
+    fn run_due_timers(&self, shard_idx: usize, guard: &Guard) {
+        let neighbour = (shard_idx + 1) & self.shard_mask;
+        let has_timers = |i: usize| self.shards[i].timers.pending.load(Ordering::Relaxed) != 0;
+        if !has_timers(shard_idx) && !has_timers(neighbour) {
+            return;
+        }
+        let now = self.time.now();
+        for idx in [shard_idx, neighbour] {
+            if self.shards[idx].timers.due(now) {
+                self.run_timers(idx, now, guard);
+            }
+        }
+    }
+
+    /// Expires every entry of the shard whose deadline is at or before `now`, unless
+    /// another thread is already advancing that shard's wheel.
+    pub(crate) fn run_timers(&self, shard_idx: usize, now: u64, guard: &Guard) {
+        let shard = &self.shards[shard_idx];
+        let Some(expired) = shard.timers.expire(now, guard) else {
+            return;
+        };
+        for ptr in &expired {
+            // SAFETY: `expire` killed these nodes and hands us their timer references.
+            let node = unsafe { ptr.deref() };
+            self.weighted.fetch_sub(node.weight(), Ordering::Relaxed);
+            shard.add_len(-1);
+            shard.add_dead(1);
+            let hash = self.hash(&node.key);
+            table::unlink_dead(self.bucket(shard_idx, hash), guard);
+            self.count(Counter::Expiration);
+            shard.timers.release_expired(*ptr, guard);
+        }
+        self.maybe_compact(shard, guard);
+        for ptr in expired {
+            // SAFETY: still protected by `guard`.
+            self.notify(unsafe { ptr.deref() }, RemovalCause::Expired);
+        }
+    }
+
+    /// Advances every shard's wheel to now.
+    pub(crate) fn run_pending_tasks(&self) {
+        let now = self.time.now();
+        for idx in 0..self.shards.len() {
+            let guard = self.pin();
+            self.run_timers(idx, now, &guard);
+        }
     }
 }
 
@@ -403,7 +551,10 @@ impl<K, V, S> Drop for CacheCore<K, V, S> {
         // With the unprotected guard, `release` frees at once.
         unsafe {
             let guard = crossbeam_epoch::unprotected();
-            for shard in self.shards.iter() {
+            for shard in self.shards.iter_mut() {
+                shard
+                    .timers
+                    .drain_exclusive(|timer| release(timer.shared(), UNTIMED, guard));
                 while let Some(ptr) = shard.queue.pop(guard) {
                     release(ptr, DEQUEUED, guard);
                 }
@@ -411,7 +562,7 @@ impl<K, V, S> Drop for CacheCore<K, V, S> {
                     let mut cur = bucket.load(Ordering::Relaxed, guard);
                     while !cur.is_null() {
                         let next = cur.deref().next.load(Ordering::Relaxed, guard);
-                        release(cur, crate::node::UNLINKED, guard);
+                        release(cur, UNLINKED, guard);
                         cur = next.with_tag(0);
                     }
                 }

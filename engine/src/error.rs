@@ -1,9 +1,11 @@
 //! Errors of the engine's public API.
 
 use std::fmt;
+use std::time::Duration;
 
 /// A cache configuration the builder refuses, with what was wrong.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum BuildError {
     /// Neither `max_capacity` nor `max_weight` was given.
     MissingCapacity,
@@ -27,6 +29,22 @@ pub enum BuildError {
         /// The largest shard count accepted.
         max: usize,
     },
+    /// A TTL, time-to-idle or cleanup interval of zero.
+    ZeroDuration {
+        /// Which setting.
+        what: &'static str,
+    },
+    /// A TTL or time-to-idle beyond [`MAX_TTL`](crate::MAX_TTL).
+    TtlTooLarge {
+        /// Which setting.
+        what: &'static str,
+        /// The duration asked for.
+        requested: Duration,
+        /// The longest accepted.
+        max: Duration,
+    },
+    /// The operating system refused to start the cleaner thread.
+    CleanerSpawn(String),
     /// The estimated entry count would need a bucket array larger than the limit.
     EstimateTooLarge {
         /// The estimate asked for.
@@ -56,6 +74,11 @@ impl fmt::Display for BuildError {
             BuildError::InvalidShards { requested, max } => {
                 write!(f, "shard count {requested} is not in 1..={max}")
             }
+            BuildError::CleanerSpawn(why) => write!(f, "cannot start the cleaner thread: {why}"),
+            BuildError::ZeroDuration { what } => write!(f, "{what} must be longer than zero"),
+            BuildError::TtlTooLarge { what, requested, max } => {
+                write!(f, "{what} of {requested:?} exceeds the maximum of {max:?}")
+            }
             BuildError::EstimateTooLarge { requested, max } => {
                 write!(f, "estimated entry count {requested} exceeds the maximum of {max}")
             }
@@ -67,7 +90,13 @@ impl std::error::Error for BuildError {}
 
 /// Why [`Cache::try_insert`](crate::Cache::try_insert) refused an entry.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum InsertError {
+    /// The TTL exceeds [`MAX_TTL`](crate::MAX_TTL).
+    TtlTooLarge {
+        /// The TTL asked for.
+        ttl: Duration,
+    },
     /// The entry alone weighs more than the whole cache may hold.
     TooHeavy {
         /// The entry's weight.
@@ -80,6 +109,11 @@ pub enum InsertError {
 impl fmt::Display for InsertError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            InsertError::TtlTooLarge { ttl } => write!(
+                f,
+                "TTL of {ttl:?} exceeds the maximum of {:?}",
+                crate::expiry::MAX_TTL
+            ),
             InsertError::TooHeavy { weight, capacity } => write!(
                 f,
                 "entry weight {weight} exceeds the cache capacity {capacity}"

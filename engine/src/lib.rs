@@ -72,9 +72,11 @@
 mod builder;
 mod bulk;
 mod cache;
+mod cleaner;
 mod clock;
 mod core;
 mod error;
+mod expiry;
 pub mod glob;
 pub mod keys;
 mod listener;
@@ -83,12 +85,14 @@ mod shard;
 mod stats;
 mod sync;
 mod table;
+mod wheel;
 
 pub use crate::builder::{CacheBuilder, MAX_ESTIMATED_ENTRIES, MAX_SHARDS};
 pub use crate::bulk::Iter;
 pub use crate::cache::Cache;
 pub use crate::clock::EvictionPolicy;
 pub use crate::error::{BuildError, InsertError};
+pub use crate::expiry::MAX_TTL;
 pub use crate::glob::{Pattern, PatternError};
 pub use crate::listener::RemovalCause;
 pub use crate::node::MAX_WEIGHT;

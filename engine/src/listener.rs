@@ -21,6 +21,7 @@ use std::sync::Arc;
 /// assert_eq!(*log.lock().unwrap(), vec![(1, RemovalCause::Evicted), (2, RemovalCause::Removed)]);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum RemovalCause {
     /// Removed by the eviction policy to stay within capacity.
     Evicted,
@@ -29,6 +30,8 @@ pub enum RemovalCause {
     Removed,
     /// Superseded by an insert of the same key.
     Replaced,
+    /// Its time-to-live or time-to-idle ran out.
+    Expired,
 }
 
 /// The eviction listener: called once per entry that leaves the cache, on the thread

@@ -1,11 +1,13 @@
 //! The entry node shared by a shard's hash chain and its CLOCK queue.
 //!
-//! A node is reachable from two structures at once: the bucket chain of its shard (the
-//! *table reference*) and one cell of its shard's CLOCK queue (the *queue reference*).
+//! A node is reachable from up to three structures at once: the bucket chain of its shard
+//! (the *table reference*), one cell of its shard's CLOCK queue (the *queue reference*),
+//! and, if it can expire, its shard's timers (the *timer reference*: inbox or wheel).
 //! Each structure gives its reference up exactly once, by setting a bit in
-//! [`Node::state`] with `fetch_or`; whoever sets the second bit hands the node to the
-//! epoch for destruction. So a node is freed exactly once, and only after both structures
-//! have let go of it (hazard 2 of `docs/architecture.md`).
+//! [`Node::state`] with `fetch_or`; whoever sets the last bit hands the node to the epoch
+//! for destruction. So a node is freed exactly once, and only after every structure has
+//! let go of it (hazard 2 of `docs/architecture.md`). In particular the wheel can never
+//! hold a pointer to a freed entry: its reference keeps the node alive.
 //!
 //! Liveness is not a state bit: a node is *live* while its `next` pointer is unmarked.
 //! Marking `next` (one CAS) is the single linearization point of remove, replace and
@@ -23,6 +25,13 @@ pub(crate) const REFERENCED: u64 = 1;
 pub(crate) const UNLINKED: u64 = 1 << 1;
 /// State bit: the CLOCK queue has given the node up (popped and not pushed back).
 pub(crate) const DEQUEUED: u64 = 1 << 2;
+/// State bit: the shard's timers (inbox or wheel) have given the node up. Set from
+/// birth for nodes that never expire.
+pub(crate) const UNTIMED: u64 = 1 << 3;
+/// All owners: a node is freed when all three have let go.
+const OWNERS: u64 = UNLINKED | DEQUEUED | UNTIMED;
+/// `deadline` of a node that never expires.
+pub(crate) const NEVER: u64 = u64::MAX;
 /// The low bits of [`Node::state`] hold flags; the weight lives above them.
 const WEIGHT_SHIFT: u32 = 8;
 
@@ -38,22 +47,43 @@ pub const MAX_WEIGHT: u64 = (1 << (64 - WEIGHT_SHIFT)) - 1;
 pub(crate) struct Node<K, V> {
     /// The next node of the bucket chain, tagged [`MARK`] once this node is dead.
     pub(crate) next: Atomic<Node<K, V>>,
-    /// `weight << 8 | flags` ([`REFERENCED`], [`UNLINKED`], [`DEQUEUED`]).
+    /// `weight << 8 | flags` ([`REFERENCED`], [`UNLINKED`], [`DEQUEUED`], [`UNTIMED`]).
     state: AtomicU64,
+    /// When the entry expires, in nanoseconds of the cache's clock, or [`NEVER`].
+    /// Changes only under time-to-idle (a hit pushes it forward).
+    deadline: AtomicU64,
     pub(crate) key: K,
     pub(crate) value: V,
 }
 
 impl<K, V> Node<K, V> {
-    /// A fresh node: unreferenced, owned by neither structure yet.
-    pub(crate) fn new(key: K, value: V, weight: u64) -> Self {
+    /// A fresh node: unreferenced, not yet released by any owner (a node that never
+    /// expires has no timer owner).
+    pub(crate) fn new(key: K, value: V, weight: u64, deadline: u64) -> Self {
         debug_assert!(weight <= MAX_WEIGHT);
+        let untimed = if deadline == NEVER { UNTIMED } else { 0 };
         Node {
             next: Atomic::null(),
-            state: AtomicU64::new(weight << WEIGHT_SHIFT),
+            state: AtomicU64::new(weight << WEIGHT_SHIFT | untimed),
+            deadline: AtomicU64::new(deadline),
             key,
             value,
         }
+    }
+
+    pub(crate) fn deadline(&self) -> u64 {
+        self.deadline.load(Ordering::Relaxed)
+    }
+
+    /// Time-to-idle: moves the deadline (Relaxed: the wheel re-reads it before expiring).
+    pub(crate) fn set_deadline(&self, deadline: u64) {
+        self.deadline.store(deadline, Ordering::Relaxed);
+    }
+
+    /// True if the shard's timers hold (or held) a reference to this node: a node is
+    /// timed from birth or never (time-to-idle only moves finite deadlines).
+    pub(crate) fn has_timer(&self) -> bool {
+        self.deadline() != NEVER
     }
 
     pub(crate) fn weight(&self) -> u64 {
@@ -112,8 +142,8 @@ impl<K, V> Node<K, V> {
     }
 }
 
-/// Gives up one structure's reference to `node` (`which` is [`UNLINKED`] or
-/// [`DEQUEUED`]); the second structure to let go defers its destruction.
+/// Gives up one structure's reference to `node` (`which` is [`UNLINKED`], [`DEQUEUED`]
+/// or [`UNTIMED`]); the last structure to let go defers its destruction.
 ///
 /// AcqRel: the thread that frees must see every access the other owner made.
 ///
@@ -127,8 +157,8 @@ pub(crate) unsafe fn release<K, V>(node: Shared<'_, Node<K, V>>, which: u64, gua
         .state
         .fetch_or(which, Ordering::AcqRel);
     debug_assert_eq!(prev & which, 0, "a structure released its reference twice");
-    if prev & (UNLINKED | DEQUEUED) == (UNLINKED | DEQUEUED) & !which {
-        // SAFETY: both structures have now let go, so no new reference can be taken;
+    if (prev | which) & OWNERS == OWNERS {
+        // SAFETY: every structure has now let go, so no new reference can be taken;
         // readers still pinned are protected by the epoch until they unpin.
         unsafe { guard.defer_destroy(node.with_tag(0)) };
     }

@@ -6,6 +6,7 @@
 use crossbeam_utils::CachePadded;
 
 use crate::clock::ClockQueue;
+use crate::expiry::ShardTimers;
 use crate::sync::{AtomicBool, AtomicUsize, Ordering};
 use crate::table::Bucket;
 
@@ -25,6 +26,7 @@ pub(crate) struct ShardCounters {
 pub(crate) struct Shard<K, V> {
     pub(crate) buckets: Box<[Bucket<K, V>]>,
     pub(crate) queue: ClockQueue<K, V>,
+    pub(crate) timers: ShardTimers<K, V>,
     pub(crate) counters: CachePadded<ShardCounters>,
 }
 
@@ -33,6 +35,7 @@ impl<K, V> Shard<K, V> {
         Shard {
             buckets: (0..buckets).map(|_| Bucket::null()).collect(),
             queue: ClockQueue::new(),
+            timers: ShardTimers::new(),
             counters: CachePadded::new(ShardCounters {
                 len: AtomicUsize::new(0),
                 dead: AtomicUsize::new(0),

@@ -20,8 +20,9 @@ pub(crate) enum Counter {
     Removal,
     Replacement,
     Rejection,
+    Expiration,
 }
-const COUNTERS: usize = 7;
+const COUNTERS: usize = 8;
 
 pub(crate) struct StatsCounters {
     stripes: Box<[CachePadded<[AtomicU64; COUNTERS]>]>,
@@ -85,6 +86,8 @@ pub struct CacheStats {
     pub removals: u64,
     /// Inserts refused because the entry alone outweighs the capacity.
     pub rejections: u64,
+    /// Entries removed because their time-to-live or time-to-idle ran out.
+    pub expirations: u64,
     /// Live entries.
     pub len: u64,
     /// Total weight of the live entries.

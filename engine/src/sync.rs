@@ -5,9 +5,9 @@
 //! explores the interleavings of our pointer loads and CASes as well as of our counters.
 
 #[cfg(clockwheel_loom)]
-pub(crate) use loom::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
+pub(crate) use loom::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize};
 #[cfg(not(clockwheel_loom))]
-pub(crate) use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
+pub(crate) use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize};
 
 pub(crate) use std::sync::atomic::Ordering;
 
@@ -62,4 +62,41 @@ pub(crate) fn thread_stripe() -> usize {
 #[cfg(clockwheel_loom)]
 pub(crate) fn thread_stripe() -> usize {
     0
+}
+
+/// An `UnsafeCell` whose accesses loom can check (`with_mut` maps to loom's tracked cell).
+pub(crate) struct ExclusiveCell<T> {
+    #[cfg(clockwheel_loom)]
+    inner: loom::cell::UnsafeCell<T>,
+    #[cfg(not(clockwheel_loom))]
+    inner: std::cell::UnsafeCell<T>,
+}
+
+impl<T> ExclusiveCell<T> {
+    pub(crate) fn new(value: T) -> Self {
+        ExclusiveCell {
+            #[cfg(clockwheel_loom)]
+            inner: loom::cell::UnsafeCell::new(value),
+            #[cfg(not(clockwheel_loom))]
+            inner: std::cell::UnsafeCell::new(value),
+        }
+    }
+
+    /// Runs `f` with exclusive access to the contents.
+    ///
+    /// # Safety
+    /// No other access to the contents may happen during the call (the caller holds
+    /// whatever flag or `&mut` grants exclusivity).
+    pub(crate) unsafe fn with_mut<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
+        #[cfg(clockwheel_loom)]
+        {
+            // SAFETY: exclusivity is the caller's contract.
+            self.inner.with_mut(|ptr| f(unsafe { &mut *ptr }))
+        }
+        #[cfg(not(clockwheel_loom))]
+        {
+            // SAFETY: exclusivity is the caller's contract.
+            f(unsafe { &mut *self.inner.get() })
+        }
+    }
 }

@@ -78,12 +78,15 @@ pub(crate) fn link<'g, K, V>(
     }
 }
 
+/// The linked node, or the node handed back when the CAS lost a race.
+type LinkResult<'g, K, V> = Result<Shared<'g, Node<K, V>>, Owned<Node<K, V>>>;
+
 fn insert_head<'g, K, V>(
     bucket: &Bucket<K, V>,
     first: Shared<'g, Node<K, V>>,
     node: Owned<Node<K, V>>,
     guard: &'g Guard,
-) -> Result<Shared<'g, Node<K, V>>, Owned<Node<K, V>>> {
+) -> LinkResult<'g, K, V> {
     node.next.store(first, Ordering::Relaxed);
     bucket
         .compare_exchange(first, node, Ordering::AcqRel, Ordering::Acquire, guard)
@@ -95,7 +98,7 @@ fn replace<'g, K, V>(
     old: Shared<'g, Node<K, V>>,
     new: Owned<Node<K, V>>,
     guard: &'g Guard,
-) -> Result<Shared<'g, Node<K, V>>, Owned<Node<K, V>>> {
+) -> LinkResult<'g, K, V> {
     // SAFETY: `old` came from `find` under `guard`.
     let old = unsafe { old.deref() };
     let mut succ = old.next.load(Ordering::Acquire, guard);

@@ -1,0 +1,356 @@
+//! Per-entry expiry: the cache's clock, and each shard's timers (a lock-free inbox in
+//! front of a hierarchical timing wheel).
+//!
+//! # Design
+//! - **Reads** compare the entry's deadline with the clock (only when the entry has a
+//!   deadline), so they never return an expired entry, and never wait for the wheel.
+//! - **Scheduling** is a lock-free push of the new node onto its shard's *inbox* (a
+//!   Treiber stack that is only ever pushed to or taken whole), so writers never wait
+//!   either.
+//! - **The wheel** ([`TimingWheel`], Varghese & Lauck, SOSP 1987) is single-threaded. A
+//!   thread that wins the shard's `busy` try-flag drains the inbox into it and advances it
+//!   to the current tick; a thread that loses simply goes on (somebody is doing the work).
+//!   The wheel advances amortized on writes, on `run_pending_tasks`, and on the optional
+//!   cleaner thread.
+//! - **Ownership**: inbox and wheel hold the node's *timer reference* (see `node.rs`):
+//!   the node cannot be freed while a timer points at it, so a timer outliving its entry
+//!   (removed, replaced, evicted) is harmless by construction; when it fires it finds the
+//!   node dead and just releases it. Dead timers are counted and compacted away (hazard 3).
+//!
+//! # Precision
+//! Deadlines are kept in nanoseconds of a `quanta::Clock` (TSC-based where available).
+//! Reads are exact to the clock's resolution. The wheel ticks every 2^20 ns (≈ 1.05 ms) and
+//! never fires early; an expired entry nobody reads is reclaimed at the first wheel advance
+//! at least one tick after its deadline.
+
+use std::time::Duration;
+
+use crate::node::{release, Node, NEVER, UNTIMED};
+use crate::sync::{
+    AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, ExclusiveCell, Guard, Ordering, Shared,
+};
+use crate::wheel::{Fired, TimingWheel};
+
+/// log2 of the wheel tick in nanoseconds: one tick ≈ 1.05 ms.
+pub(crate) const TICK_SHIFT: u32 = 20;
+
+/// The longest TTL accepted: 100 years (anything longer means "never" in practice, and
+/// `now + ttl` must not overflow 64-bit nanoseconds).
+pub const MAX_TTL: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
+/// Dead timers a shard may hold beyond its live ones before the wheel is compacted.
+const COMPACT_SLACK: usize = 64;
+
+/// The cache's clock: nanoseconds since the cache was built.
+pub(crate) struct TimeSource {
+    clock: quanta::Clock,
+    origin: u64,
+}
+
+impl TimeSource {
+    pub(crate) fn new(clock: quanta::Clock) -> Self {
+        let origin = clock.raw();
+        TimeSource { clock, origin }
+    }
+
+    /// Nanoseconds since the cache was built.
+    #[inline]
+    pub(crate) fn now(&self) -> u64 {
+        self.clock.delta_as_nanos(self.origin, self.clock.raw())
+    }
+
+    /// The deadline `ttl` from `now`; `None` means never.
+    pub(crate) fn deadline(now: u64, ttl: Option<Duration>) -> u64 {
+        match ttl {
+            None => NEVER,
+            Some(ttl) => now
+                .saturating_add(ttl.min(MAX_TTL).as_nanos() as u64)
+                .min(NEVER - 1),
+        }
+    }
+}
+
+/// The first wheel tick at or after `deadline` (so a timer never fires early).
+pub(crate) fn tick_at_or_after(deadline: u64) -> u64 {
+    deadline.div_ceil(1 << TICK_SHIFT)
+}
+
+/// A node pointer as stored in the wheel.
+pub(crate) struct TimerRef<K, V>(*const Node<K, V>);
+
+// Manual impls: a derive would demand `K: Copy, V: Copy`.
+impl<K, V> Clone for TimerRef<K, V> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<K, V> Copy for TimerRef<K, V> {}
+
+// SAFETY: a `TimerRef` is only dereferenced by the thread that owns the wheel (under the
+// `busy` flag or `&mut`), and nodes are `Send + Sync` when K and V are.
+unsafe impl<K: Send + Sync, V: Send + Sync> Send for TimerRef<K, V> {}
+// SAFETY: as above.
+unsafe impl<K: Send + Sync, V: Send + Sync> Sync for TimerRef<K, V> {}
+
+impl<K, V> TimerRef<K, V> {
+    pub(crate) fn shared<'g>(self) -> Shared<'g, Node<K, V>> {
+        Shared::from(self.0)
+    }
+
+    pub(crate) fn as_ptr(self) -> *const Node<K, V> {
+        self.0
+    }
+}
+
+struct InboxCell<K, V> {
+    node: TimerRef<K, V>,
+    next: *mut InboxCell<K, V>,
+}
+
+/// One shard's timers.
+///
+/// Invariants: every timed node holds exactly one timer reference, in the inbox or in the
+/// wheel (or in the hands of the thread holding `busy`); `pending` counts them all and
+/// `dead` those whose node is no longer live.
+pub(crate) struct ShardTimers<K, V> {
+    inbox: AtomicPtr<InboxCell<K, V>>,
+    wheel: ExclusiveCell<TimingWheel<TimerRef<K, V>>>,
+    busy: AtomicBool,
+    pub(crate) pending: AtomicUsize,
+    pub(crate) dead: AtomicUsize,
+    /// The tick the wheel was last advanced to; skips pointless advances.
+    last_tick: AtomicU64,
+    /// A lower bound on the wheel's next deadline tick (`u64::MAX` when empty), so writes
+    /// skip the wheel entirely until something can fire or the inbox fills.
+    next_tick: AtomicU64,
+}
+
+// SAFETY: the inbox's raw cells are only touched by push (which never dereferences the
+// head) and by the owner of the whole list after `swap`; the wheel only under `busy`.
+unsafe impl<K: Send + Sync, V: Send + Sync> Send for ShardTimers<K, V> {}
+// SAFETY: as above.
+unsafe impl<K: Send + Sync, V: Send + Sync> Sync for ShardTimers<K, V> {}
+
+/// Resets the `busy` flag even if the wheel's owner unwinds.
+struct BusyGuard<'a>(&'a AtomicBool);
+
+impl Drop for BusyGuard<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
+    }
+}
+
+impl<K, V> ShardTimers<K, V> {
+    pub(crate) fn new() -> Self {
+        ShardTimers {
+            inbox: AtomicPtr::new(std::ptr::null_mut()),
+            wheel: ExclusiveCell::new(TimingWheel::new()),
+            busy: AtomicBool::new(false),
+            pending: AtomicUsize::new(0),
+            dead: AtomicUsize::new(0),
+            last_tick: AtomicU64::new(0),
+            next_tick: AtomicU64::new(u64::MAX),
+        }
+    }
+
+    /// Hands the timer reference of a freshly linked timed node to the shard. Lock-free.
+    pub(crate) fn schedule(&self, node: Shared<'_, Node<K, V>>) {
+        self.pending.fetch_add(1, Ordering::Relaxed);
+        let cell = Box::into_raw(Box::new(InboxCell {
+            node: TimerRef(node.as_raw()),
+            next: std::ptr::null_mut(),
+        }));
+        let mut head = self.inbox.load(Ordering::Relaxed);
+        loop {
+            // SAFETY: `cell` is ours until the CAS publishes it.
+            unsafe { (*cell).next = head };
+            match self
+                .inbox
+                .compare_exchange_weak(head, cell, Ordering::Release, Ordering::Relaxed)
+            {
+                Ok(_) => return,
+                Err(current) => head = current,
+            }
+        }
+    }
+
+    /// A timed node was killed by someone other than the wheel.
+    pub(crate) fn note_dead(&self) {
+        self.dead.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// True if advancing to `now` could do anything.
+    #[inline]
+    pub(crate) fn due(&self, now: u64) -> bool {
+        let tick = now >> TICK_SHIFT;
+        self.pending.load(Ordering::Relaxed) != 0
+            && tick > self.last_tick.load(Ordering::Relaxed)
+            && (tick >= self.next_tick.load(Ordering::Relaxed)
+                || !self.inbox.load(Ordering::Relaxed).is_null())
+    }
+
+    /// If no other thread owns the wheel: drains the inbox, advances the wheel to `now`,
+    /// kills every live node whose deadline has passed and returns them (their timer
+    /// references still held, for the caller to account, unlink and release). Returns
+    /// `None` if another thread owns the wheel.
+    pub(crate) fn expire<'g>(
+        &self,
+        now: u64,
+        guard: &'g Guard,
+    ) -> Option<Vec<Shared<'g, Node<K, V>>>> {
+        if self
+            .busy
+            .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
+            return None;
+        }
+        let _busy = BusyGuard(&self.busy);
+        let mut expired = Vec::new();
+        // SAFETY: we hold `busy`, which grants exclusive access to the wheel.
+        unsafe {
+            self.wheel.with_mut(|wheel| {
+                self.drain_inbox(wheel, guard);
+                self.advance(wheel, now, guard, &mut expired);
+                self.maybe_compact(wheel, guard);
+                let next = wheel.next_deadline().unwrap_or(u64::MAX);
+                self.next_tick.store(next, Ordering::Relaxed);
+            })
+        };
+        self.last_tick
+            .fetch_max(now >> TICK_SHIFT, Ordering::Relaxed);
+        Some(expired)
+    }
+
+    fn drain_inbox(&self, wheel: &mut TimingWheel<TimerRef<K, V>>, guard: &Guard) {
+        let mut cell = self.inbox.swap(std::ptr::null_mut(), Ordering::Acquire);
+        while !cell.is_null() {
+            // SAFETY: `swap` made the whole list ours; pushers never dereference the head
+            // they link to, so nobody else touches these cells.
+            let boxed = unsafe { Box::from_raw(cell) };
+            cell = boxed.next;
+            // SAFETY: we hold the timer reference, so the node is not freed.
+            let node = unsafe { boxed.node.shared().deref() };
+            if node.is_live(guard) {
+                wheel.schedule(boxed.node, tick_at_or_after(node.deadline()));
+            } else {
+                self.drop_dead(boxed.node, guard);
+            }
+        }
+    }
+
+    fn advance<'g>(
+        &self,
+        wheel: &mut TimingWheel<TimerRef<K, V>>,
+        now: u64,
+        guard: &'g Guard,
+        expired: &mut Vec<Shared<'g, Node<K, V>>>,
+    ) {
+        wheel.advance(now >> TICK_SHIFT, |timer, _tick| {
+            // SAFETY: the wheel holds the timer reference.
+            let node = unsafe { timer.shared().deref() };
+            if !node.is_live(guard) {
+                self.drop_dead(timer, guard);
+                return Fired::Done;
+            }
+            let deadline = node.deadline();
+            if deadline > now {
+                // Time-to-idle moved it, or the tick rounded: not yet.
+                return Fired::Reschedule(timer, tick_at_or_after(deadline));
+            }
+            if node.kill(guard) {
+                expired.push(timer.shared());
+            } else {
+                self.drop_dead(timer, guard);
+            }
+            Fired::Done
+        });
+    }
+
+    /// Releases the timer reference of a node someone else killed.
+    fn drop_dead(&self, timer: TimerRef<K, V>, guard: &Guard) {
+        self.dead.fetch_sub(1, Ordering::Relaxed);
+        self.pending.fetch_sub(1, Ordering::Relaxed);
+        // SAFETY: we hold this timer reference and give it up once, here.
+        unsafe { release(timer.shared(), UNTIMED, guard) };
+    }
+
+    /// Releases the timer reference of a node the wheel expired (after the caller's
+    /// bookkeeping).
+    pub(crate) fn release_expired(&self, node: Shared<'_, Node<K, V>>, guard: &Guard) {
+        self.pending.fetch_sub(1, Ordering::Relaxed);
+        // SAFETY: `expire` handed this timer reference to the caller, who gives it up once.
+        unsafe { release(node, UNTIMED, guard) };
+    }
+
+    fn maybe_compact(&self, wheel: &mut TimingWheel<TimerRef<K, V>>, guard: &Guard) {
+        let dead = self.dead.load(Ordering::Relaxed) as isize;
+        let pending = self.pending.load(Ordering::Relaxed) as isize;
+        if dead <= pending - dead + COMPACT_SLACK as isize {
+            return;
+        }
+        wheel.retain(|timer| {
+            // SAFETY: the wheel holds the timer reference.
+            let live = unsafe { timer.shared().deref() }.is_live(guard);
+            if !live {
+                self.drop_dead(*timer, guard);
+            }
+            live
+        });
+    }
+
+    /// Validates the wheel and calls `f` on every timer reference the shard holds (inbox
+    /// and wheel). For `validate()`, which runs while no other thread uses the cache.
+    pub(crate) fn validate_with(&self, mut f: impl FnMut(TimerRef<K, V>)) -> Result<(), String> {
+        if self
+            .busy
+            .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
+            return Err("another thread owns the wheel".into());
+        }
+        let _busy = BusyGuard(&self.busy);
+        let mut cell = self.inbox.load(Ordering::Acquire);
+        while !cell.is_null() {
+            // SAFETY: cells are freed only by the owner of `busy` (us) after a `swap`, or
+            // under `&mut self`; pushers never free them.
+            let c = unsafe { &*cell };
+            f(c.node);
+            cell = c.next;
+        }
+        // SAFETY: we hold `busy`, which grants exclusive access to the wheel.
+        unsafe {
+            self.wheel.with_mut(|wheel| {
+                wheel.for_each(|t| f(*t));
+                wheel.validate()?;
+                match wheel.len() <= self.pending.load(Ordering::Relaxed) {
+                    true => Ok(()),
+                    false => Err("the wheel holds more timers than pending".into()),
+                }
+            })
+        }
+    }
+
+    /// Frees the inbox cells and empties the wheel, handing each timer reference to `f`.
+    pub(crate) fn drain_exclusive(&mut self, mut f: impl FnMut(TimerRef<K, V>)) {
+        let mut cell = self.inbox.swap(std::ptr::null_mut(), Ordering::Acquire);
+        while !cell.is_null() {
+            // SAFETY: `&mut self`: the cells are ours alone.
+            let boxed = unsafe { Box::from_raw(cell) };
+            f(boxed.node);
+            cell = boxed.next;
+        }
+        // SAFETY: `&mut self` grants exclusive access to the wheel.
+        let drained = unsafe { self.wheel.with_mut(|wheel| wheel.drain()) };
+        drained.into_iter().for_each(f);
+    }
+}
+
+impl<K, V> Drop for ShardTimers<K, V> {
+    fn drop(&mut self) {
+        // The cache's `Drop` drains the timers first (releasing the nodes); this only
+        // frees inbox cells left behind if that did not happen.
+        self.drain_exclusive(|_| {});
+    }
+}
