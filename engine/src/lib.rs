@@ -30,6 +30,34 @@
 //! # Ok::<(), clockwheel::BuildError>(())
 //! ```
 //!
+//! # Expiry
+//!
+//! Entries can carry a time to live: a cache-wide [`CacheBuilder::default_ttl`], a
+//! per-entry TTL with [`Cache::insert_with_ttl`] (which overrides the default; `None`
+//! means never), and time-to-idle ([`CacheBuilder::time_to_idle`]).
+//!
+//! ```
+//! use std::time::Duration;
+//! use clockwheel::Cache;
+//!
+//! let cache: Cache<String, String> = Cache::builder()
+//!     .max_capacity(10_000)
+//!     .default_ttl(Duration::from_secs(300)) // the guide's model keys
+//!     .build()?;
+//! cache.insert("s3v:model:Product:1".into(), "{}".into());
+//! cache.insert_with_ttl("s3v:list:Product:abc".into(), "[]".into(), Some(Duration::from_secs(60)));
+//! cache.insert_with_ttl("s3v:config".into(), "{}".into(), None); // never expires
+//! let left = cache.remaining_ttl("s3v:list:Product:abc").flatten().unwrap();
+//! assert!(left <= Duration::from_secs(60));
+//! # Ok::<(), clockwheel::BuildError>(())
+//! ```
+//!
+//! A read never returns an expired entry: it compares the entry's deadline with a cheap
+//! TSC clock (`quanta`). Expired entries nobody reads are reclaimed by a hierarchical
+//! timing wheel per shard (1.05 ms ticks, 6 levels of 64 slots), advanced a little on
+//! writes, by [`Cache::run_pending_tasks`], and by an optional background thread
+//! ([`CacheBuilder::cleanup_interval`]) that stops when the cache is dropped.
+//!
 //! # How it works
 //!
 //! - **Table.** The cache is split into shards, each a fixed array of bucket chains. A
@@ -38,7 +66,8 @@
 //!   unlink it. An update replaces the old node by the new one in a single CAS, so readers
 //!   never see a key vanish mid-update.
 //! - **Reclamation.** Unlinked nodes are freed through crossbeam-epoch, and only after
-//!   both structures that reference a node (its chain and its CLOCK queue) have let go.
+//!   every structure that references a node (its chain, its CLOCK queue and, for an entry
+//!   that can expire, its shard's timing wheel) has let go.
 //! - **Eviction.** CLOCK, "FIFO with reinsertion": each shard keeps a lock-free FIFO of its
 //!   nodes; a hit sets the node's reference bit; the hand pops the oldest node and either
 //!   gives it a second chance (bit set) or evicts it. FIFO is available as a policy.
