@@ -1,5 +1,8 @@
-//! `clockwheel-harness`: trace replay for sizing caches (placeholder until its own issue lands).
+//! `clockwheel-harness` binary: see `clockwheel_harness::cli`.
 
 fn main() {
-    println!("clockwheel-harness: trace replay is under construction");
+    if let Err(e) = clockwheel_harness::cli::main() {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
 }
