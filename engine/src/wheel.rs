@@ -557,3 +557,7 @@ fn validate_level<T>(level: &Level<T>, index: usize, elapsed: u64) -> Result<usi
     }
     Ok(count)
 }
+
+#[cfg(test)]
+#[path = "wheel/tests.rs"]
+mod tests;
