@@ -98,6 +98,7 @@
 //!   (turn it off with [`CacheBuilder::record_stats`]).
 //! - Removed and evicted values are dropped when the epoch advances, not at once.
 
+pub mod backends;
 mod builder;
 mod bulk;
 mod cache;
@@ -116,6 +117,9 @@ mod sync;
 mod table;
 mod wheel;
 
+pub use crate::backends::{
+    CacheBackend, CompositeCache, InMemoryCache, InMemoryOptions, LruCache, LruOptions,
+};
 pub use crate::builder::{CacheBuilder, MAX_ESTIMATED_ENTRIES, MAX_SHARDS};
 pub use crate::bulk::Iter;
 pub use crate::cache::Cache;
@@ -123,6 +127,7 @@ pub use crate::clock::EvictionPolicy;
 pub use crate::error::{BuildError, InsertError};
 pub use crate::expiry::MAX_TTL;
 pub use crate::glob::{Pattern, PatternError};
+pub use crate::keys::{CacheKeyBuilder, CacheModel, ListQuery};
 pub use crate::listener::RemovalCause;
 pub use crate::node::MAX_WEIGHT;
 pub use crate::stats::CacheStats;

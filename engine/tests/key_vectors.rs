@@ -539,7 +539,8 @@ const STRING_VECTORS: &[(&str, &str)] = &[
 /// crate in the build may turn on), in which case it keeps huge integers.
 fn serde_keeps_big_integers() -> bool {
     let big = "18446744073709551616";
-    serde_json::from_str::<Value>(big).is_ok_and(|v| v.to_string() == big)
+    serde_json::from_str::<Value>(big)
+        .is_ok_and(|v| v.as_number().is_some_and(|n| n.to_string() == big))
 }
 
 /// Whether serde_json reads float literals exactly (its `float_roundtrip`

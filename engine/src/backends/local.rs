@@ -1,0 +1,144 @@
+//! What [`InMemoryCache`](super::InMemoryCache) and [`LruCache`](super::LruCache)
+//! share: the backend operations on one engine [`Cache`] with string keys.
+//! Every operation completes synchronously; the backends wrap the results in
+//! ready futures.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use super::{BackendResult, EntryTtl};
+use crate::{BuildError, Cache, EvictionPolicy, MAX_WEIGHT};
+
+/// Bucket-array size of an unbounded cache whose caller gave no estimate:
+/// 64 Ki buckets (512 KiB). The arrays never grow, so a much larger unbounded
+/// cache gets longer chains (slower, never wrong).
+pub(crate) const UNBOUNDED_ESTIMATE: usize = 1 << 16;
+
+/// How to build the engine under a backend.
+pub(crate) struct EngineConfig {
+    /// Entry limit; `None` is unbounded.
+    pub max_size: Option<u64>,
+    pub policy: EvictionPolicy,
+    pub default_ttl: Option<Duration>,
+    pub cleanup_interval: Option<Duration>,
+    pub clock: Option<quanta::Clock>,
+    pub shards: Option<usize>,
+    pub estimated_entries: Option<usize>,
+}
+
+impl EngineConfig {
+    /// Builds the engine. A bounded cache defaults to one shard, so that its
+    /// eviction order is exactly the policy's (FIFO or CLOCK) over the whole
+    /// cache, as the reference's examples require; an unbounded cache never
+    /// evicts and keeps the engine's default sharding.
+    pub(crate) fn build<V>(self) -> Result<Cache<String, V>, BuildError>
+    where
+        V: Clone + Send + Sync + 'static,
+    {
+        let mut builder = Cache::builder().policy(self.policy);
+        builder = match self.max_size {
+            Some(max) => builder.max_capacity(max).shards(self.shards.unwrap_or(1)),
+            None => {
+                let estimate = self.estimated_entries.unwrap_or(UNBOUNDED_ESTIMATE);
+                let b = builder.max_capacity(MAX_WEIGHT).estimated_entries(estimate);
+                match self.shards {
+                    Some(shards) => b.shards(shards),
+                    None => b,
+                }
+            }
+        };
+        if let (Some(_), Some(estimate)) = (self.max_size, self.estimated_entries) {
+            builder = builder.estimated_entries(estimate);
+        }
+        if let Some(ttl) = self.default_ttl {
+            builder = builder.default_ttl(ttl);
+        }
+        if let Some(interval) = self.cleanup_interval {
+            builder = builder.cleanup_interval(interval);
+        }
+        if let Some(clock) = self.clock {
+            builder = builder.clock(clock);
+        }
+        builder.build()
+    }
+}
+
+/// The value and remaining lifetime of `key`'s entry.
+///
+/// The engine reads the two separately; if the entry expires or is replaced
+/// between the reads the lifetime reported is the newer entry's, or zero when
+/// it is gone (a zero lifetime makes a composite skip promotion).
+pub(crate) fn get_with_ttl<V>(cache: &Cache<String, V>, key: &str) -> Option<(V, EntryTtl)>
+where
+    V: Clone + Send + Sync + 'static,
+{
+    let value = cache.get(key)?;
+    let ttl = match cache.remaining_ttl(key) {
+        Some(Some(left)) => EntryTtl::Expires(left),
+        Some(None) => EntryTtl::Never,
+        None => EntryTtl::Expires(Duration::ZERO),
+    };
+    Some((value, ttl))
+}
+
+/// `set`: `None` takes the engine's default TTL (or none), as the reference.
+pub(crate) fn set<V>(cache: &Cache<String, V>, key: &str, value: V, ttl: Option<Duration>)
+where
+    V: Clone + Send + Sync + 'static,
+{
+    match ttl {
+        None => cache.insert(key.to_owned(), value),
+        Some(ttl) => cache.insert_with_ttl(key.to_owned(), value, Some(ttl)),
+    };
+}
+
+/// `exists`: present and not expired, without counting a lookup or touching
+/// the entry's recency.
+pub(crate) fn exists<V>(cache: &Cache<String, V>, key: &str) -> bool
+where
+    V: Clone + Send + Sync + 'static,
+{
+    cache.remaining_ttl(key).is_some()
+}
+
+/// `delete_pattern` through the engine's glob removal.
+pub(crate) fn delete_pattern<V>(cache: &Cache<String, V>, pattern: &str) -> BackendResult<usize>
+where
+    V: Clone + Send + Sync + 'static,
+{
+    Ok(cache.remove_matching(pattern)?)
+}
+
+/// `get_many`: the present keys only.
+pub(crate) fn get_many<V>(cache: &Cache<String, V>, keys: &[&str]) -> HashMap<String, V>
+where
+    V: Clone + Send + Sync + 'static,
+{
+    keys.iter()
+        .filter_map(|&key| cache.get(key).map(|v| (key.to_owned(), v)))
+        .collect()
+}
+
+/// `set_many`: every entry with the same TTL.
+pub(crate) fn set_many<V>(
+    cache: &Cache<String, V>,
+    entries: HashMap<String, V>,
+    ttl: Option<Duration>,
+) where
+    V: Clone + Send + Sync + 'static,
+{
+    for (key, value) in entries {
+        match ttl {
+            None => cache.insert(key, value),
+            Some(ttl) => cache.insert_with_ttl(key, value, Some(ttl)),
+        };
+    }
+}
+
+/// `delete_many`: how many of `keys` were present.
+pub(crate) fn delete_many<V>(cache: &Cache<String, V>, keys: &[&str]) -> usize
+where
+    V: Clone + Send + Sync + 'static,
+{
+    keys.iter().filter(|&&key| cache.invalidate(key)).count()
+}

@@ -1,0 +1,758 @@
+//! The backends against each behaviour `reference-semantics.md` states for
+//! the S3verless reference (`InMemoryCache`, `LRUCache`, `CompositeCache`),
+//! and against our deliberate differences (promotion with the remaining TTL,
+//! unsupported `delete_pattern` as an error). TTLs run on a mock clock.
+
+use clockwheel::backends::{
+    BackendError, BackendResult, BackendStats, BoxFuture, CacheBackend, CompositeCache,
+    CustomStats, EntryTtl, InMemoryCache, InMemoryOptions, LruCache, LruOptions,
+};
+use serde_json::json;
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Wake, Waker};
+use std::time::Duration;
+
+/// Drives a future to completion on this thread (the crate has no runtime).
+fn block_on<F: Future>(future: F) -> F::Output {
+    struct Unpark(std::thread::Thread);
+    impl Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+    let mut future = std::pin::pin!(future);
+    loop {
+        match future.as_mut().poll(&mut Context::from_waker(&waker)) {
+            Poll::Ready(value) => return value,
+            Poll::Pending => std::thread::park(),
+        }
+    }
+}
+
+const SECS: fn(u64) -> Duration = Duration::from_secs;
+
+fn mock_clock() -> (quanta::Clock, Arc<quanta::Mock>) {
+    quanta::Clock::mock()
+}
+
+fn in_memory(max_size: Option<u64>, clock: &quanta::Clock) -> InMemoryCache<u32> {
+    InMemoryCache::new(InMemoryOptions {
+        max_size,
+        cleanup_interval: None,
+        clock: Some(clock.clone()),
+        ..Default::default()
+    })
+    .unwrap()
+}
+
+fn lru(max_size: u64, clock: &quanta::Clock) -> LruCache<u32> {
+    LruCache::new(LruOptions {
+        max_size,
+        clock: Some(clock.clone()),
+        ..Default::default()
+    })
+    .unwrap()
+}
+
+/// Both in-process backends, boxed, for the behaviours they share.
+fn both(clock: &quanta::Clock) -> Vec<Box<dyn CacheBackend<u32>>> {
+    vec![Box::new(in_memory(None, clock)), Box::new(lru(1000, clock))]
+}
+
+// ------------------------------------------------------------ every backend
+
+#[test]
+fn get_set_delete_exists_clear() {
+    let (clock, _mock) = mock_clock();
+    for cache in both(&clock) {
+        block_on(async {
+            assert_eq!(cache.get("k").await?, None);
+            cache.set("k", 1, None).await?;
+            assert_eq!(cache.get("k").await?, Some(1));
+            assert!(cache.exists("k").await?);
+            cache.set("k", 2, None).await?;
+            assert_eq!(cache.get("k").await?, Some(2));
+            assert!(cache.delete("k").await?);
+            assert!(!cache.delete("k").await?, "second delete finds nothing");
+            assert!(!cache.exists("k").await?);
+            cache.set("a", 1, None).await?;
+            cache.set("b", 2, None).await?;
+            cache.clear().await?;
+            assert_eq!(cache.get_many(&["a", "b"]).await?.len(), 0);
+            BackendResult::Ok(())
+        })
+        .unwrap();
+    }
+}
+
+#[test]
+fn default_ttl_is_300_seconds_and_expired_entries_are_absent() {
+    let (clock, mock) = mock_clock();
+    for cache in both(&clock) {
+        block_on(async {
+            cache.set("default", 1, None).await?;
+            cache.set("short", 2, Some(SECS(10))).await?;
+            cache.set("long", 3, Some(SECS(1000))).await?;
+            mock.increment(SECS(10));
+            assert_eq!(cache.get("short").await?, None);
+            assert!(!cache.exists("short").await?);
+            mock.increment(SECS(289));
+            assert_eq!(cache.get("default").await?, Some(1));
+            mock.increment(SECS(1));
+            assert_eq!(cache.get("default").await?, None);
+            assert!(!cache.exists("default").await?);
+            assert_eq!(cache.get("long").await?, Some(3));
+            mock.increment(SECS(700));
+            assert_eq!(cache.get("long").await?, None);
+            BackendResult::Ok(())
+        })
+        .unwrap();
+    }
+}
+
+#[test]
+fn expired_entry_is_dropped_on_read() {
+    let (clock, mock) = mock_clock();
+    let cache = in_memory(None, &clock);
+    block_on(async {
+        cache.set("k", 1, Some(SECS(1))).await?;
+        assert_eq!(cache.stats().size, 1);
+        mock.increment(SECS(2));
+        assert_eq!(cache.get("k").await?, None);
+        assert_eq!(cache.stats().size, 0);
+        BackendResult::Ok(())
+    })
+    .unwrap();
+}
+
+#[test]
+fn default_ttl_none_never_expires() {
+    let (clock, mock) = mock_clock();
+    let cache = InMemoryCache::new(InMemoryOptions {
+        default_ttl: None,
+        cleanup_interval: None,
+        clock: Some(clock),
+        ..Default::default()
+    })
+    .unwrap();
+    block_on(async {
+        cache.set("forever", 1, None).await?;
+        cache.set("brief", 2, Some(SECS(5))).await?;
+        mock.increment(SECS(100 * 24 * 3600));
+        assert_eq!(cache.get("forever").await?, Some(1));
+        assert_eq!(cache.get("brief").await?, None);
+        assert_eq!(
+            cache.get_with_ttl("forever").await?,
+            Some((1, EntryTtl::Never))
+        );
+        BackendResult::Ok(())
+    })
+    .unwrap();
+}
+
+#[test]
+fn zero_ttl_stores_an_already_expired_entry() {
+    let (clock, _mock) = mock_clock();
+    for cache in both(&clock) {
+        block_on(async {
+            cache.set("k", 1, Some(Duration::ZERO)).await?;
+            assert!(!cache.exists("k").await?);
+            assert_eq!(cache.get("k").await?, None);
+            BackendResult::Ok(())
+        })
+        .unwrap();
+    }
+}
+
+#[test]
+fn delete_pattern_is_fnmatch_and_counts() {
+    let (clock, _mock) = mock_clock();
+    for cache in both(&clock) {
+        block_on(async {
+            for key in [
+                "product:1",
+                "product:2",
+                "product:list:1",
+                "user:1",
+                "product",
+            ] {
+                cache.set(key, 0, None).await?;
+            }
+            assert_eq!(cache.delete_pattern("product:?").await?, 2);
+            assert_eq!(cache.delete_pattern("nothing:*").await?, 0);
+            assert_eq!(cache.delete_pattern("[!p]*").await?, 1, "user:1");
+            assert_eq!(cache.delete_pattern("produc[st]*").await?, 2);
+            assert_eq!(
+                cache.get_many(&["product", "product:list:1"]).await?.len(),
+                0
+            );
+            BackendResult::Ok(())
+        })
+        .unwrap();
+    }
+}
+
+#[test]
+fn unmatched_bracket_is_literal_as_in_fnmatch() {
+    let (clock, _mock) = mock_clock();
+    let cache = in_memory(None, &clock);
+    block_on(async {
+        cache.set("a[b", 1, None).await?;
+        cache.set("ab", 2, None).await?;
+        assert_eq!(cache.delete_pattern("a[b").await?, 1);
+        assert_eq!(cache.get("ab").await?, Some(2));
+        BackendResult::Ok(())
+    })
+    .unwrap();
+}
+
+#[test]
+fn invalid_pattern_is_a_clear_error() {
+    let (clock, _mock) = mock_clock();
+    for cache in both(&clock) {
+        let long = "*".repeat(clockwheel::glob::Pattern::MAX_LEN + 1);
+        let err = block_on(cache.delete_pattern(&long)).unwrap_err();
+        assert!(matches!(err, BackendError::InvalidPattern(_)), "{err:?}");
+        assert!(err.to_string().starts_with("invalid key pattern"), "{err}");
+    }
+}
+
+#[test]
+fn batch_operations() {
+    let (clock, mock) = mock_clock();
+    for cache in both(&clock) {
+        block_on(async {
+            let entries: HashMap<String, u32> = (0..5).map(|i| (format!("k{i}"), i)).collect();
+            cache.set_many(entries, Some(SECS(30))).await?;
+            let found = cache.get_many(&["k0", "k4", "missing"]).await?;
+            assert_eq!(
+                found,
+                HashMap::from([("k0".to_string(), 0), ("k4".to_string(), 4)])
+            );
+            assert_eq!(cache.delete_many(&["k0", "k1", "missing"]).await?, 2);
+            mock.increment(SECS(30));
+            assert!(
+                cache.get_many(&["k2", "k3", "k4"]).await?.is_empty(),
+                "set_many TTL"
+            );
+            BackendResult::Ok(())
+        })
+        .unwrap();
+    }
+}
+
+#[test]
+fn backends_are_shared_across_threads_as_trait_objects() {
+    let cache: Arc<dyn CacheBackend<u32>> =
+        Arc::new(InMemoryCache::new(InMemoryOptions::default()).unwrap());
+    let threads: Vec<_> = (0..4u32)
+        .map(|t| {
+            let cache = Arc::clone(&cache);
+            std::thread::spawn(move || {
+                for i in 0..100u32 {
+                    block_on(cache.set(&format!("{t}:{i}"), i, None)).unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let stats = block_on(cache.stats()).unwrap();
+    assert_eq!(serde_json::to_value(&stats).unwrap()["size"], json!(400));
+}
+
+// ------------------------------------------------------------ InMemoryCache
+
+#[test]
+fn in_memory_options_default_to_the_reference() {
+    let o = InMemoryOptions::default();
+    assert_eq!(o.default_ttl, Some(SECS(300)));
+    assert_eq!(o.max_size, None);
+    assert_eq!(o.cleanup_interval, Some(SECS(60)));
+}
+
+#[test]
+fn in_memory_evicts_oldest_inserted_at_max_size() {
+    let (clock, _mock) = mock_clock();
+    let cache = in_memory(Some(2), &clock);
+    block_on(async {
+        cache.set("key1", 1, None).await?;
+        cache.set("key2", 2, None).await?;
+        cache.set("key3", 3, None).await?;
+        assert_eq!(cache.get("key1").await?, None);
+        assert_eq!(cache.get("key2").await?, Some(2));
+        assert_eq!(cache.get("key3").await?, Some(3));
+        assert_eq!(cache.stats().size, 2);
+        // FIFO: reading key2 does not save it.
+        cache.set("key4", 4, None).await?;
+        assert!(!cache.exists("key2").await?);
+        assert!(cache.exists("key3").await? && cache.exists("key4").await?);
+        BackendResult::Ok(())
+    })
+    .unwrap();
+}
+
+#[test]
+fn in_memory_fifo_is_exact_over_a_larger_cache() {
+    let (clock, _mock) = mock_clock();
+    let cache = in_memory(Some(500), &clock);
+    block_on(async {
+        for i in 0..800u32 {
+            cache.set(&format!("k{i}"), i, None).await?;
+            if i % 7 == 0 {
+                cache.get("k0").await?; // reads never matter to FIFO
+            }
+        }
+        for i in 0..800u32 {
+            assert_eq!(cache.exists(&format!("k{i}")).await?, i >= 300, "k{i}");
+        }
+        BackendResult::Ok(())
+    })
+    .unwrap();
+}
+
+#[test]
+fn in_memory_unbounded_keeps_everything() {
+    let (clock, _mock) = mock_clock();
+    let cache = in_memory(None, &clock);
+    block_on(async {
+        for i in 0..20_000u32 {
+            cache.set(&i.to_string(), i, None).await?;
+        }
+        assert_eq!(cache.stats().size, 20_000);
+        assert_eq!(cache.get("12345").await?, Some(12345));
+        BackendResult::Ok(())
+    })
+    .unwrap();
+}
+
+#[test]
+fn in_memory_cleanup_sweeps_expired_entries_nobody_reads() {
+    let (clock, mock) = mock_clock();
+    let cache = InMemoryCache::<u32>::new(InMemoryOptions {
+        cleanup_interval: Some(Duration::from_millis(5)),
+        clock: Some(clock),
+        ..Default::default()
+    })
+    .unwrap();
+    block_on(cache.set("k", 1, Some(SECS(1)))).unwrap();
+    mock.increment(SECS(2));
+    // The sweeper runs on real time; wait for it, bounded.
+    let deadline = std::time::Instant::now() + SECS(10);
+    while cache.stats().size != 0 {
+        assert!(std::time::Instant::now() < deadline, "sweeper never ran");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(cache.engine().stats().expirations, 1);
+}
+
+#[test]
+fn in_memory_stats_serialize_as_the_reference_dict() {
+    let (clock, _mock) = mock_clock();
+    let cache = in_memory(Some(1000), &clock);
+    block_on(cache.set("a", 1, None)).unwrap();
+    let want = json!({"size": 1, "max_size": 1000, "default_ttl": 300});
+    assert_eq!(serde_json::to_value(cache.stats()).unwrap(), want);
+    let via_trait = block_on(CacheBackend::stats(&cache)).unwrap();
+    assert_eq!(serde_json::to_value(via_trait).unwrap(), want);
+    let unbounded = in_memory(None, &clock);
+    assert_eq!(
+        serde_json::to_value(unbounded.stats()).unwrap(),
+        json!({"size": 0, "max_size": null, "default_ttl": 300})
+    );
+}
+
+#[test]
+fn bad_options_are_refused() {
+    let zero_ttl = InMemoryCache::<u32>::new(InMemoryOptions {
+        default_ttl: Some(Duration::ZERO),
+        ..Default::default()
+    });
+    assert!(zero_ttl.is_err());
+    let zero_size = LruCache::<u32>::new(LruOptions {
+        max_size: 0,
+        ..Default::default()
+    });
+    assert_eq!(zero_size.unwrap_err(), clockwheel::BuildError::ZeroCapacity);
+}
+
+// ------------------------------------------------------------ LruCache
+
+#[test]
+fn lru_options_default_to_the_reference() {
+    let o = LruOptions::default();
+    assert_eq!((o.max_size, o.default_ttl), (1000, Some(SECS(300))));
+}
+
+#[test]
+fn lru_evicts_least_recently_used_reference_examples() {
+    let (clock, _mock) = mock_clock();
+    block_on(async {
+        let cache = lru(3, &clock);
+        for (i, key) in ["key1", "key2", "key3"].into_iter().enumerate() {
+            cache.set(key, i as u32, None).await?;
+        }
+        cache.get("key1").await?;
+        cache.set("key4", 4, None).await?;
+        let left: Vec<bool> = futures_all(&cache, &["key1", "key2", "key3", "key4"]).await?;
+        assert_eq!(left, [true, false, true, true]);
+
+        let cache = lru(2, &clock);
+        cache.set("key1", 1, None).await?;
+        cache.set("key2", 2, None).await?;
+        cache.get("key1").await?;
+        cache.set("key3", 3, None).await?;
+        let left = futures_all(&cache, &["key1", "key2", "key3"]).await?;
+        assert_eq!(left, [true, false, true]);
+        BackendResult::Ok(())
+    })
+    .unwrap();
+}
+
+async fn futures_all(cache: &LruCache<u32>, keys: &[&str]) -> BackendResult<Vec<bool>> {
+    let mut out = Vec::new();
+    for key in keys {
+        out.push(cache.exists(key).await?);
+    }
+    Ok(out)
+}
+
+#[test]
+fn lru_updating_set_refreshes_recency() {
+    let (clock, _mock) = mock_clock();
+    let cache = lru(2, &clock);
+    block_on(async {
+        cache.set("key1", 1, None).await?;
+        cache.set("key2", 2, None).await?;
+        cache.set("key1", 10, None).await?;
+        cache.set("key3", 3, None).await?;
+        assert_eq!(cache.get("key1").await?, Some(10));
+        assert_eq!(cache.get("key2").await?, None);
+        BackendResult::Ok(())
+    })
+    .unwrap();
+}
+
+#[test]
+fn lru_counts_hits_and_misses_and_clear_resets_them() {
+    let (clock, mock) = mock_clock();
+    let cache = lru(10, &clock);
+    assert_eq!(cache.stats().hit_rate, 0.0);
+    block_on(async {
+        cache.set("a", 1, Some(SECS(5))).await?;
+        cache.get("a").await?;
+        cache.get("a").await?;
+        cache.get("b").await?;
+        cache.exists("a").await?; // not a lookup
+        cache.get_many(&["a", "c"]).await?;
+        mock.increment(SECS(5));
+        cache.get("a").await?; // expired: a miss
+        let s = cache.stats();
+        assert_eq!((s.hits, s.misses), (3, 3));
+        assert_eq!(s.hit_rate, 0.5);
+        cache.clear().await?;
+        let s = cache.stats();
+        assert_eq!((s.size, s.hits, s.misses, s.hit_rate), (0, 0, 0, 0.0));
+        BackendResult::Ok(())
+    })
+    .unwrap();
+}
+
+#[test]
+fn lru_stats_serialize_as_the_reference_dict() {
+    let (clock, _mock) = mock_clock();
+    let cache = lru(1000, &clock);
+    block_on(async {
+        cache.set("a", 1, None).await?;
+        for _ in 0..5 {
+            cache.get("a").await?;
+        }
+        cache.get("zzz").await?;
+        BackendResult::Ok(())
+    })
+    .unwrap();
+    let want = json!({
+        "size": 1, "max_size": 1000, "hits": 5, "misses": 1,
+        "hit_rate": 5.0 / 6.0, "default_ttl": 300
+    });
+    assert_eq!(serde_json::to_value(cache.stats()).unwrap(), want);
+}
+
+// ------------------------------------------------------------ CompositeCache
+
+/// A backend with no `delete_pattern` and no `get_with_ttl` (the trait's
+/// defaults), counting the TTLs it was given.
+#[derive(Default)]
+struct MapBackend {
+    map: Mutex<HashMap<String, u32>>,
+    ttls: Mutex<Vec<Option<Duration>>>,
+}
+
+impl CacheBackend<u32> for MapBackend {
+    fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, BackendResult<Option<u32>>> {
+        let found = self.map.lock().unwrap().get(key).copied();
+        Box::pin(async move { Ok(found) })
+    }
+    fn set<'a>(
+        &'a self,
+        key: &'a str,
+        value: u32,
+        ttl: Option<Duration>,
+    ) -> BoxFuture<'a, BackendResult<()>> {
+        self.map.lock().unwrap().insert(key.to_owned(), value);
+        self.ttls.lock().unwrap().push(ttl);
+        Box::pin(async { Ok(()) })
+    }
+    fn delete<'a>(&'a self, key: &'a str) -> BoxFuture<'a, BackendResult<bool>> {
+        let had = self.map.lock().unwrap().remove(key).is_some();
+        Box::pin(async move { Ok(had) })
+    }
+    fn exists<'a>(&'a self, key: &'a str) -> BoxFuture<'a, BackendResult<bool>> {
+        let had = self.map.lock().unwrap().contains_key(key);
+        Box::pin(async move { Ok(had) })
+    }
+    fn clear(&self) -> BoxFuture<'_, BackendResult<()>> {
+        self.map.lock().unwrap().clear();
+        Box::pin(async { Ok(()) })
+    }
+    fn stats(&self) -> BoxFuture<'_, BackendResult<BackendStats>> {
+        let size = self.map.lock().unwrap().len();
+        let fields = json!({ "size": size })
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
+        Box::pin(async move { Ok(BackendStats::Custom(CustomStats::new("MapBackend", fields))) })
+    }
+}
+
+fn two_tier(
+    clock: &quanta::Clock,
+) -> (
+    Arc<LruCache<u32>>,
+    Arc<InMemoryCache<u32>>,
+    CompositeCache<u32>,
+) {
+    let l1 = Arc::new(
+        LruCache::new(LruOptions {
+            max_size: 100,
+            default_ttl: Some(SECS(60)),
+            clock: Some(clock.clone()),
+            ..Default::default()
+        })
+        .unwrap(),
+    );
+    let l2 = Arc::new(in_memory(Some(1000), clock));
+    let composite = CompositeCache::new(vec![l1.clone(), l2.clone()]).unwrap();
+    (l1, l2, composite)
+}
+
+#[test]
+fn composite_needs_a_tier() {
+    let err = CompositeCache::<u32>::new(Vec::new()).unwrap_err();
+    assert!(matches!(err, BackendError::NoTiers));
+    assert_eq!(err.to_string(), "a composite cache needs at least one tier");
+}
+
+#[test]
+fn composite_promotes_with_the_remaining_ttl() {
+    let (clock, mock) = mock_clock();
+    let (l1, l2, cache) = two_tier(&clock);
+    block_on(async {
+        l2.set("k", 7, Some(SECS(100))).await?;
+        mock.increment(SECS(25));
+        assert_eq!(cache.get("k").await?, Some(7));
+        // Promoted into L1 for the 75 s the entry had left, not L1's 60 s default.
+        let left = l1.engine().remaining_ttl("k").flatten().unwrap();
+        assert_eq!(left, SECS(75));
+        mock.increment(SECS(74));
+        assert_eq!(l1.get("k").await?, Some(7));
+        mock.increment(SECS(1));
+        assert_eq!(
+            l1.get("k").await?,
+            None,
+            "the L1 copy dies with the L2 entry"
+        );
+        assert_eq!(cache.get("k").await?, None);
+        BackendResult::Ok(())
+    })
+    .unwrap();
+}
+
+#[test]
+fn composite_promotion_never_outlives_a_long_default() {
+    let (clock, mock) = mock_clock();
+    let (l1, l2, cache) = two_tier(&clock);
+    block_on(async {
+        l2.set("k", 1, Some(SECS(10))).await?;
+        cache.get("k").await?;
+        assert_eq!(l1.engine().remaining_ttl("k").flatten(), Some(SECS(10)));
+        mock.increment(SECS(10));
+        assert!(!cache.exists("k").await?);
+        BackendResult::Ok(())
+    })
+    .unwrap();
+}
+
+#[test]
+fn composite_promotes_never_expiring_and_unknown_with_tier_default() {
+    let (clock, _mock) = mock_clock();
+    let l1 = Arc::new(lru(10, &clock)); // default 300 s
+    let forever = Arc::new(
+        InMemoryCache::new(InMemoryOptions {
+            default_ttl: None,
+            cleanup_interval: None,
+            clock: Some(clock.clone()),
+            ..Default::default()
+        })
+        .unwrap(),
+    );
+    let map = Arc::new(MapBackend::default());
+    let cache = CompositeCache::new(vec![l1.clone(), forever.clone(), map.clone()]).unwrap();
+    block_on(async {
+        forever.set("never", 1, None).await?;
+        map.set("unknown", 2, None).await?;
+        map.ttls.lock().unwrap().clear();
+        assert_eq!(cache.get("never").await?, Some(1));
+        assert_eq!(
+            l1.engine().remaining_ttl("never").flatten(),
+            Some(SECS(300))
+        );
+        assert_eq!(cache.get("unknown").await?, Some(2));
+        assert_eq!(
+            l1.engine().remaining_ttl("unknown").flatten(),
+            Some(SECS(300))
+        );
+        let (_, ttl) = forever.get_with_ttl("unknown").await?.unwrap();
+        assert_eq!(ttl, EntryTtl::Never, "promoted into the middle tier too");
+        assert!(
+            map.ttls.lock().unwrap().is_empty(),
+            "nothing is written below the hit"
+        );
+        BackendResult::Ok(())
+    })
+    .unwrap();
+}
+
+#[test]
+fn composite_writes_and_deletes_every_tier() {
+    let (clock, mock) = mock_clock();
+    let (l1, l2, cache) = two_tier(&clock);
+    block_on(async {
+        cache.set("k", 1, None).await?;
+        assert_eq!((l1.get("k").await?, l2.get("k").await?), (Some(1), Some(1)));
+        // `None` is each tier's own default: 60 s in L1, 300 s in L2.
+        mock.increment(SECS(60));
+        assert_eq!((l1.get("k").await?, l2.get("k").await?), (None, Some(1)));
+        assert!(cache.exists("k").await?, "any tier");
+        assert!(cache.delete("k").await?, "true if any tier had it");
+        assert!(!l2.exists("k").await?);
+        assert!(!cache.delete("k").await?);
+        cache.set("a", 1, Some(SECS(5))).await?;
+        l2.set("b", 2, None).await?;
+        cache.clear().await?;
+        assert_eq!((l1.stats().size, l2.stats().size), (0, 0));
+        BackendResult::Ok(())
+    })
+    .unwrap();
+}
+
+#[test]
+fn composite_batch_operations() {
+    let (clock, _mock) = mock_clock();
+    let (l1, l2, cache) = two_tier(&clock);
+    block_on(async {
+        let entries = HashMap::from([("a".to_string(), 1), ("b".to_string(), 2)]);
+        cache.set_many(entries, None).await?;
+        assert_eq!((l1.stats().size, l2.stats().size), (2, 2));
+        l1.delete("b").await?;
+        l2.set("c", 3, None).await?;
+        let found = cache.get_many(&["a", "b", "c", "d"]).await?;
+        assert_eq!(found.len(), 3);
+        assert_eq!(l1.stats().size, 3, "b and c were promoted");
+        assert_eq!(cache.delete_many(&["a", "c", "d"]).await?, 2);
+        BackendResult::Ok(())
+    })
+    .unwrap();
+}
+
+#[test]
+fn composite_delete_pattern_returns_the_largest_tier_count() {
+    let (clock, _mock) = mock_clock();
+    let (l1, l2, cache) = two_tier(&clock);
+    let map = Arc::new(MapBackend::default());
+    let with_map = CompositeCache::new(vec![
+        l1.clone() as Arc<dyn CacheBackend<u32>>,
+        map.clone(),
+        l2.clone(),
+    ])
+    .unwrap();
+    block_on(async {
+        cache.set("p:1", 1, None).await?;
+        cache.set("p:2", 2, None).await?;
+        l2.set("p:3", 3, None).await?;
+        l2.set("q:1", 4, None).await?;
+        assert_eq!(cache.delete_pattern("p:*").await?, 3, "max(2, 3), not 5");
+        assert_eq!(l2.stats().size, 1);
+        // A tier without patterns is skipped.
+        l1.set("q:2", 5, None).await?;
+        assert_eq!(with_map.delete_pattern("q:*").await?, 1);
+        BackendResult::Ok(())
+    })
+    .unwrap();
+}
+
+#[test]
+fn delete_pattern_unsupported_is_an_error() {
+    let map = MapBackend::default();
+    let err = block_on(map.delete_pattern("*")).unwrap_err();
+    assert!(err.is_unsupported());
+    assert!(
+        err.to_string()
+            .ends_with("MapBackend does not support delete_pattern"),
+        "{err}"
+    );
+    let only_map = CompositeCache::new(vec![Arc::new(map) as Arc<dyn CacheBackend<u32>>]).unwrap();
+    let err = block_on(only_map.delete_pattern("*")).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "CompositeCache does not support delete_pattern"
+    );
+}
+
+#[test]
+fn composite_invalid_pattern_touches_no_tier() {
+    let (clock, _mock) = mock_clock();
+    let (_l1, l2, cache) = two_tier(&clock);
+    block_on(l2.set("x", 1, None)).unwrap();
+    let long = "*".repeat(5000);
+    assert!(matches!(
+        block_on(cache.delete_pattern(&long)),
+        Err(BackendError::InvalidPattern(_))
+    ));
+    assert_eq!(l2.stats().size, 1);
+}
+
+#[test]
+fn composite_stats_name_each_tier() {
+    let (clock, _mock) = mock_clock();
+    let (_l1, _l2, cache) = two_tier(&clock);
+    let map: Arc<dyn CacheBackend<u32>> = Arc::new(MapBackend::default());
+    let nested =
+        CompositeCache::new(vec![Arc::new(cache) as Arc<dyn CacheBackend<u32>>, map]).unwrap();
+    block_on(nested.set("k", 1, None)).unwrap();
+    let stats = block_on(CacheBackend::stats(&nested)).unwrap();
+    assert_eq!(stats.type_name(), "CompositeCache");
+    let want = json!({"tiers": [
+        {"type": "CompositeCache", "tiers": [
+            {"type": "LRUCache", "size": 1, "max_size": 100, "hits": 0, "misses": 0,
+             "hit_rate": 0.0, "default_ttl": 60},
+            {"type": "InMemoryCache", "size": 1, "max_size": 1000, "default_ttl": 300},
+        ]},
+        {"type": "MapBackend", "size": 1},
+    ]});
+    assert_eq!(serde_json::to_value(&stats).unwrap(), want);
+}
