@@ -69,6 +69,7 @@ pub const DEFAULT_PREFIX: &str = "s3v";
 ///     keys.model_key(CacheTestModel::NAME, "123-456"),
 ///     "s3v:model:CacheTestModel:123-456"
 /// );
+/// assert_eq!(keys.for_model::<CacheTestModel>().key(7), "s3v:model:CacheTestModel:7");
 /// ```
 pub trait CacheModel {
     /// The model name that appears in keys (Python: `Model.__name__`).
@@ -218,6 +219,39 @@ impl CacheKeyBuilder {
         }
     }
 
+    /// The keys of the model type `M`, named by its [`CacheModel::NAME`].
+    ///
+    /// ```
+    /// use clockwheel::keys::{CacheKeyBuilder, CacheModel, ListQuery};
+    ///
+    /// struct Product;
+    /// impl CacheModel for Product {
+    ///     const NAME: &'static str = "Product";
+    /// }
+    ///
+    /// let keys = CacheKeyBuilder::new("myapp");
+    /// let product = keys.for_model::<Product>();
+    /// assert_eq!(product.key("abc123"), "myapp:model:Product:abc123");
+    /// assert_eq!(product.list_key(None, &ListQuery::new()), keys.model_list_key("Product", None, &ListQuery::new()));
+    /// assert_eq!(product.pattern(), "myapp:*:Product:*");
+    /// ```
+    pub fn for_model<M: CacheModel + ?Sized>(&self) -> ModelKeys<'_> {
+        self.model(M::NAME)
+    }
+
+    /// The keys of the model named `model` (as [`for_model`](Self::for_model),
+    /// for a name known only at run time).
+    ///
+    /// ```
+    /// use clockwheel::keys::CacheKeyBuilder;
+    ///
+    /// let keys = CacheKeyBuilder::default();
+    /// assert_eq!(keys.model("User").instance_pattern(), "s3v:model:User:*");
+    /// ```
+    pub fn model<'a>(&'a self, model: &'a str) -> ModelKeys<'a> {
+        ModelKeys { keys: self, model }
+    }
+
     /// The prefix of every key.
     ///
     /// ```
@@ -365,6 +399,71 @@ impl CacheKeyBuilder {
             let _ = write!(key, "{part}");
         }
         key
+    }
+}
+
+/// The keys of one model under one [`CacheKeyBuilder`]: its methods without
+/// the model argument. Made by [`CacheKeyBuilder::for_model`] or
+/// [`CacheKeyBuilder::model`].
+///
+/// ```
+/// use clockwheel::keys::{CacheKeyBuilder, ListQuery};
+/// use serde_json::json;
+///
+/// let keys = CacheKeyBuilder::default();
+/// let orders = keys.model("Order");
+/// let shipped = json!({"status": "shipped"});
+/// assert_eq!(orders.count_key(None), "s3v:count:Order:all");
+/// assert!(orders.count_key(shipped.as_object()).starts_with("s3v:count:Order:"));
+/// assert!(orders.list_key(shipped.as_object(), &ListQuery::new().page(2)).starts_with("s3v:list:Order:"));
+/// assert_eq!(orders.list_pattern(), "s3v:list:Order:*");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ModelKeys<'a> {
+    keys: &'a CacheKeyBuilder,
+    model: &'a str,
+}
+
+impl ModelKeys<'_> {
+    /// The model name in the keys.
+    ///
+    /// ```
+    /// use clockwheel::keys::CacheKeyBuilder;
+    ///
+    /// assert_eq!(CacheKeyBuilder::default().model("User").name(), "User");
+    /// ```
+    pub fn name(&self) -> &str {
+        self.model
+    }
+
+    /// [`CacheKeyBuilder::model_key`] for this model.
+    pub fn key(&self, id: impl Display) -> String {
+        self.keys.model_key(self.model, id)
+    }
+
+    /// [`CacheKeyBuilder::model_list_key`] for this model.
+    pub fn list_key(&self, filters: Option<&Map<String, Value>>, query: &ListQuery<'_>) -> String {
+        self.keys.model_list_key(self.model, filters, query)
+    }
+
+    /// [`CacheKeyBuilder::model_count_key`] for this model.
+    pub fn count_key(&self, filters: Option<&Map<String, Value>>) -> String {
+        self.keys.model_count_key(self.model, filters)
+    }
+
+    /// [`CacheKeyBuilder::model_pattern`] for this model.
+    pub fn pattern(&self) -> String {
+        self.keys.model_pattern(self.model)
+    }
+
+    /// [`CacheKeyBuilder::model_instance_pattern`] for this model.
+    pub fn instance_pattern(&self) -> String {
+        self.keys.model_instance_pattern(self.model)
+    }
+
+    /// [`CacheKeyBuilder::model_list_pattern`] for this model.
+    pub fn list_pattern(&self) -> String {
+        self.keys.model_list_pattern(self.model)
     }
 }
 

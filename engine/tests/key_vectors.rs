@@ -615,6 +615,19 @@ fn list_and_count_keys_match_cpython() {
             "{}: list key",
             v.name
         );
+        let view = keys.model(v.model);
+        assert_eq!(
+            view.list_key(filters_map, &query),
+            want.list_key,
+            "{}: ModelKeys",
+            v.name
+        );
+        assert_eq!(
+            view.count_key(filters_map),
+            want.count_key,
+            "{}: ModelKeys",
+            v.name
+        );
         assert_eq!(
             keys.model_count_key(v.model, filters_map),
             want.count_key,
@@ -683,6 +696,15 @@ fn defaults_and_helpers() {
         "Display ids"
     );
     assert_eq!(keys.custom_key(["a"]), "s3v:a");
+    let product = keys.for_model::<Product>();
+    assert_eq!(product.name(), "Product");
+    assert_eq!(product.key("x"), keys.model_key("Product", "x"));
+    assert_eq!(product.pattern(), keys.model_pattern("Product"));
+    assert_eq!(
+        product.instance_pattern(),
+        keys.model_instance_pattern("Product")
+    );
+    assert_eq!(product.list_pattern(), keys.model_list_pattern("Product"));
     // A non-object filter value behaves as "no filters" through as_object().
     assert_eq!(
         keys.model_count_key(Product::NAME, json!([1]).as_object()),
