@@ -98,6 +98,7 @@
 //!   (turn it off with [`CacheBuilder::record_stats`]).
 //! - Removed and evicted values are dropped when the epoch advances, not at once.
 
+mod async_cache;
 pub mod backends;
 mod builder;
 mod bulk;
@@ -107,6 +108,7 @@ mod clock;
 mod core;
 mod error;
 mod expiry;
+mod flight;
 pub mod glob;
 pub mod keys;
 mod listener;
@@ -117,6 +119,7 @@ mod sync;
 mod table;
 mod wheel;
 
+pub use crate::async_cache::AsyncCache;
 pub use crate::backends::{
     CacheBackend, CompositeCache, InMemoryCache, InMemoryOptions, LruCache, LruOptions,
 };
@@ -126,6 +129,7 @@ pub use crate::cache::Cache;
 pub use crate::clock::EvictionPolicy;
 pub use crate::error::{BuildError, InsertError};
 pub use crate::expiry::MAX_TTL;
+pub use crate::flight::{LoadError, LoadOptions};
 pub use crate::glob::{Pattern, PatternError};
 pub use crate::keys::{CacheKeyBuilder, CacheModel, ListQuery};
 pub use crate::listener::RemovalCause;
