@@ -135,3 +135,8 @@ pub use crate::keys::{CacheKeyBuilder, CacheModel, ListQuery};
 pub use crate::listener::RemovalCause;
 pub use crate::node::MAX_WEIGHT;
 pub use crate::stats::CacheStats;
+
+/// The caching guide, `docs/guide.md`, included so that its snippets run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/guide.md")]
+pub struct GuideDoctests;

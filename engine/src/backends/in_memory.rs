@@ -65,20 +65,8 @@ impl Default for InMemoryOptions {
 ///
 /// ```
 /// use clockwheel::backends::{CacheBackend, InMemoryCache, InMemoryOptions};
-/// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
-/// #     struct W(std::thread::Thread);
-/// #     impl std::task::Wake for W { fn wake(self: std::sync::Arc<Self>) { self.0.unpark() } }
-/// #     let waker = std::sync::Arc::new(W(std::thread::current())).into();
-/// #     let mut f = std::pin::pin!(f);
-/// #     loop {
-/// #         match f.as_mut().poll(&mut std::task::Context::from_waker(&waker)) {
-/// #             std::task::Poll::Ready(v) => return v,
-/// #             std::task::Poll::Pending => std::thread::park(),
-/// #         }
-/// #     }
-/// # }
 ///
-/// # block_on(async {
+/// # futures::executor::block_on(async {
 /// let cache = InMemoryCache::new(InMemoryOptions { max_size: Some(2), ..Default::default() })?;
 /// for key in ["key1", "key2", "key3"] {
 ///     cache.set(key, key.len(), None).await?;

@@ -22,20 +22,8 @@
 //! use clockwheel::backends::{CacheBackend, CompositeCache, InMemoryCache, InMemoryOptions, LruCache, LruOptions};
 //! use std::sync::Arc;
 //! use std::time::Duration;
-//! # fn block_on<F: std::future::Future>(f: F) -> F::Output {
-//! #     struct W(std::thread::Thread);
-//! #     impl std::task::Wake for W { fn wake(self: std::sync::Arc<Self>) { self.0.unpark() } }
-//! #     let waker = std::sync::Arc::new(W(std::thread::current())).into();
-//! #     let mut f = std::pin::pin!(f);
-//! #     loop {
-//! #         match f.as_mut().poll(&mut std::task::Context::from_waker(&waker)) {
-//! #             std::task::Poll::Ready(v) => return v,
-//! #             std::task::Poll::Pending => std::thread::park(),
-//! #         }
-//! #     }
-//! # }
 //!
-//! # block_on(async {
+//! # futures::executor::block_on(async {
 //! let l1 = LruCache::new(LruOptions { max_size: 100, default_ttl: Some(Duration::from_secs(60)), ..Default::default() })?;
 //! let l2 = InMemoryCache::new(InMemoryOptions { max_size: Some(1000), ..Default::default() })?;
 //! let cache: Arc<dyn CacheBackend<String>> = Arc::new(CompositeCache::new(vec![Arc::new(l1), Arc::new(l2)])?);
