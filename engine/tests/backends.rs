@@ -383,6 +383,27 @@ fn bad_options_are_refused() {
     assert_eq!(zero_size.unwrap_err(), clockwheel::BuildError::ZeroCapacity);
 }
 
+#[test]
+fn a_huge_max_size_does_not_allocate_for_it() {
+    // The engine would size bucket arrays from the capacity (2^30 buckets,
+    // 8 GiB); the backends cap the default estimate at 2^20.
+    let cache = LruCache::<u32>::new(LruOptions {
+        max_size: 1 << 40,
+        ..Default::default()
+    })
+    .unwrap();
+    block_on(cache.set("k", 1, None)).unwrap();
+    assert_eq!(cache.engine().capacity(), 1 << 40);
+    let too_big = InMemoryCache::<u32>::new(InMemoryOptions {
+        estimated_entries: Some(usize::MAX),
+        ..Default::default()
+    });
+    assert!(matches!(
+        too_big.unwrap_err(),
+        clockwheel::BuildError::EstimateTooLarge { .. }
+    ));
+}
+
 // ------------------------------------------------------------ LruCache
 
 #[test]

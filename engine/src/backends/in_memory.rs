@@ -39,7 +39,9 @@ pub struct InMemoryOptions {
     /// and then "oldest" is per shard.
     pub shards: Option<usize>,
     /// Expected number of entries, which sizes the engine's (fixed) bucket
-    /// arrays; `None`: `max_size`, or 65,536 when unbounded.
+    /// arrays; `None`: `max_size` up to 1,048,576, or 65,536 when unbounded.
+    /// A cache holding many more entries than its estimate works, with
+    /// longer bucket chains.
     pub estimated_entries: Option<usize>,
 }
 

@@ -14,6 +14,12 @@ use crate::{BuildError, Cache, EvictionPolicy, MAX_WEIGHT};
 /// cache gets longer chains (slower, never wrong).
 pub(crate) const UNBOUNDED_ESTIMATE: usize = 1 << 16;
 
+/// Largest default bucket-array size of a bounded cache: 1 Mi buckets (8 MiB).
+/// The engine sizes a count-bounded cache's arrays from its capacity, which
+/// for a generous `max_size` would allocate far more than the entries ever
+/// use; past this size, longer chains cost less than the memory.
+pub(crate) const BOUNDED_ESTIMATE_CAP: u64 = 1 << 20;
+
 /// How to build the engine under a backend.
 pub(crate) struct EngineConfig {
     /// Entry limit; `None` is unbounded.
@@ -47,8 +53,9 @@ impl EngineConfig {
                 }
             }
         };
-        if let (Some(_), Some(estimate)) = (self.max_size, self.estimated_entries) {
-            builder = builder.estimated_entries(estimate);
+        if let Some(max) = self.max_size {
+            let default = max.min(BOUNDED_ESTIMATE_CAP) as usize;
+            builder = builder.estimated_entries(self.estimated_entries.unwrap_or(default));
         }
         if let Some(ttl) = self.default_ttl {
             builder = builder.default_ttl(ttl);

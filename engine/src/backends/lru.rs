@@ -37,6 +37,9 @@ pub struct LruOptions {
     /// whole cache as the reference's examples require. More shards spread
     /// write contention, and then recency is per shard.
     pub shards: Option<usize>,
+    /// Expected number of entries, which sizes the engine's (fixed) bucket
+    /// arrays; `None`: `max_size` up to 1,048,576.
+    pub estimated_entries: Option<usize>,
 }
 
 impl Default for LruOptions {
@@ -47,6 +50,7 @@ impl Default for LruOptions {
             cleanup_interval: None,
             clock: None,
             shards: None,
+            estimated_entries: None,
         }
     }
 }
@@ -104,7 +108,7 @@ where
             cleanup_interval: options.cleanup_interval,
             clock: options.clock,
             shards: options.shards,
-            estimated_entries: None,
+            estimated_entries: options.estimated_entries,
         }
         .build()?;
         Ok(LruCache {
