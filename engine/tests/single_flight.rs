@@ -110,10 +110,16 @@ fn a_panicking_loader_hands_the_load_to_a_waiter() {
         let waiters: Vec<_> = (0..WAITERS)
             .map(|_| {
                 s.spawn(|| {
-                    cache.get_or_insert_with(3, || {
+                    // A stranded waiter fails after 30 s instead of hanging the test, and
+                    // one woken only by its deadline fails the elapsed-time check.
+                    let patient = LoadOptions::default().with_timeout(Duration::from_secs(30));
+                    let begun = Instant::now();
+                    let r = cache.try_get_or_insert_with_options(3, patient, || {
                         takeovers.fetch_add(1, SeqCst);
-                        9
-                    })
+                        Ok::<_, ()>(9)
+                    });
+                    assert!(begun.elapsed() < Duration::from_secs(15), "not woken");
+                    r.expect("a waiter is stranded")
                 })
             })
             .collect();
