@@ -7,7 +7,13 @@
 //!   counters, and `validate()`.
 //! - Sharded caches with the default random hasher are checked for containment: the
 //!   cache holds exactly the last inserted value of every key not removed or reported
-//!   evicted since, each eviction was needed, every insert that fits is readable at once.
+//!   evicted or expired since, each eviction was needed, each expiry was due, every
+//!   insert that fits is readable at once (`support/tracked.rs`).
+//! - Expiry runs on a mock clock: per-entry TTLs (including none and above `MAX_TTL`),
+//!   a cache-wide default TTL and time-to-idle, clock steps that land on wheel tick and
+//!   level boundaries, `run_pending_tasks` and `remaining_ttl`. The exact model predicts
+//!   which expired entries each write's amortized wheel advance reclaims
+//!   (`support/timers.rs`).
 //!
 //! `PROPTEST_CASES` overrides the case count of every property.
 
@@ -15,11 +21,14 @@
 mod driver;
 #[path = "support/model.rs"]
 mod model;
+#[path = "support/tracked.rs"]
+mod tracked;
 
-use driver::{Config, Exact, Op, Tracked, PATTERNS};
+use driver::{Config, Exact, Op, PATTERNS};
 use model::{Cause, Model, Policy};
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
+use tracked::TrackedCache;
 
 fn config(default_cases: u32) -> ProptestConfig {
     let cases = std::env::var("PROPTEST_CASES")
@@ -42,11 +51,41 @@ fn weight() -> impl Strategy<Value = u64> {
     ]
 }
 
+/// One tick of the engine's timing wheel, in nanoseconds.
+const TICK: u64 = 1 << 20;
+
+/// TTLs in nanoseconds: around one tick, a few ticks, seconds, beyond the wheel's six
+/// levels (2^36 ticks ≈ 2.3 years), above `MAX_TTL`, and none.
+fn ttl() -> impl Strategy<Value = Option<u64>> {
+    prop_oneof![
+        2 => Just(None),
+        1 => Just(Some(0)),
+        3 => (0..3u64, 0..3u64).prop_map(|(ticks, off)| Some((ticks * TICK + off).saturating_sub(1))),
+        4 => (1..64 * TICK).prop_map(Some),
+        2 => prop_oneof![Just(Some(1_000_000_000)), Just(Some(60_000_000_000))],
+        1 => prop_oneof![Just(Some(TICK << 36)), Just(Some(u64::MAX)), (1u64..=u64::MAX).prop_map(Some)],
+    ]
+}
+
+/// Clock steps in nanoseconds: none, one ns either side of a tick, a few ticks, past a
+/// level-1 slot, seconds, years.
+fn advance() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        3 => (0..4u64, 0..3u64).prop_map(|(ticks, off)| Op::Advance((ticks * TICK + off).saturating_sub(1))),
+        3 => (0..80 * TICK).prop_map(Op::Advance),
+        1 => prop_oneof![Just(Op::Advance(1_000_000_000)), Just(Op::Advance(61_000_000_000))],
+        1 => (0u64..=(TICK << 37)).prop_map(Op::Advance),
+        2 => (0u8..7).prop_map(Op::AlignTick),
+    ]
+}
+
 fn op() -> impl Strategy<Value = Op> {
     let key = any::<u8>();
     prop_oneof![
         8 => (key, weight()).prop_map(|(key, weight)| Op::Insert { key, weight }),
         2 => (key, weight()).prop_map(|(key, weight)| Op::TryInsert { key, weight }),
+        4 => (key, weight(), ttl()).prop_map(|(key, weight, ttl)| Op::InsertWithTtl { key, weight, ttl }),
+        1 => (key, weight(), ttl()).prop_map(|(key, weight, ttl)| Op::TryInsertWithTtl { key, weight, ttl }),
         4 => key.prop_map(Op::Get),
         1 => key.prop_map(Op::GetWith),
         2 => key.prop_map(Op::Peek),
@@ -56,6 +95,19 @@ fn op() -> impl Strategy<Value = Op> {
         1 => Just(Op::Clear),
         1 => (1u8..=4, 0u8..4).prop_map(|(modulus, residue)| Op::Retain { modulus, residue }),
         1 => (0..=PATTERNS.len() as u8).prop_map(Op::RemoveMatching),
+        5 => advance(),
+        2 => Just(Op::RunPendingTasks),
+        1 => key.prop_map(Op::RemainingTtl),
+    ]
+}
+
+/// A cache-wide duration setting (default TTL, time-to-idle): off, or from a tick's
+/// worth to a minute (zero is not a valid setting).
+fn duration_setting() -> impl Strategy<Value = Option<u64>> {
+    prop_oneof![
+        2 => Just(None),
+        2 => (1..8 * TICK).prop_map(Some),
+        1 => prop_oneof![Just(Some(TICK)), Just(Some(60_000_000_000))],
     ]
 }
 
@@ -78,6 +130,7 @@ fn cfg(
         prop::bool::weighted(0.9),
         universe,
         any::<u64>(),
+        (duration_setting(), duration_setting()),
     )
         .prop_map(
             |(
@@ -89,6 +142,7 @@ fn cfg(
                 record_stats,
                 universe,
                 seed,
+                (default_ttl, time_to_idle),
             )| {
                 Config {
                     capacity,
@@ -99,6 +153,8 @@ fn cfg(
                     record_stats,
                     universe,
                     seed,
+                    default_ttl,
+                    time_to_idle,
                 }
             },
         )
@@ -115,7 +171,7 @@ fn run_exact(cfg: Config, ops: &[Op]) -> Result<(), TestCaseError> {
 }
 
 fn run_tracked(cfg: Config, ops: &[Op]) -> Result<(), TestCaseError> {
-    let mut tracked = Tracked::new(cfg);
+    let mut tracked = TrackedCache::new(cfg);
     for (i, op) in ops.iter().enumerate() {
         tracked
             .step(op)
@@ -184,6 +240,8 @@ fn single(capacity: u64, weighted: bool, universe: usize) -> Config {
         record_stats: true,
         universe,
         seed: 7,
+        default_ttl: None,
+        time_to_idle: None,
     }
 }
 
@@ -259,6 +317,110 @@ fn model_follows_reference_examples() {
         fifo.take_events().last(),
         Some(&("key1", 1, Cause::Evicted))
     );
+}
+
+fn timed(key: u8, ticks: u64) -> Op {
+    Op::InsertWithTtl {
+        key,
+        weight: 1,
+        ttl: Some(ticks * TICK),
+    }
+}
+
+fn untimed(key: u8) -> Op {
+    Op::Insert { key, weight: 1 }
+}
+
+/// The write gate opens on the wheel's *lower bound* of its next deadline (the start of
+/// a level-1 slot here), so a write at tick 64 advances the wheel although nothing fires
+/// before tick 100; a zero-TTL insert later in that same tick is then not reclaimed by
+/// its own write. The exact model has to mirror the bound (`support/timers.rs`).
+#[test]
+fn write_gate_uses_the_wheels_lower_bound() {
+    let mut exact = Exact::new(single(8, false, 8));
+    let ops = [
+        timed(0, 100),
+        Op::Advance(TICK),
+        untimed(1), // drains key 0's timer into level 1, slot 1 (starts at tick 64)
+        Op::Advance(63 * TICK),
+        untimed(2),  // tick 64 >= the bound: the wheel advances, nothing fires
+        timed(3, 0), // due now, but this tick was already advanced to
+    ];
+    run(&mut exact, &ops);
+    assert_eq!(
+        exact.cache().len(),
+        4,
+        "the zero-TTL entry waits for the next tick"
+    );
+    run(&mut exact, &[Op::AlignTick(0), untimed(4)]);
+    assert_eq!(
+        exact.cache().stats().expirations,
+        1,
+        "reclaimed one tick later"
+    );
+}
+
+/// Dead timers beyond the live ones plus 64 are compacted out of the wheel, which raises
+/// its lower bound: the write at tick 101 then finds the gate closed and the zero-TTL
+/// insert that follows is reclaimed by its own write. Without compaction the dead timer
+/// at tick 101 would open the gate and the zero-TTL entry would stay.
+#[test]
+fn timer_compaction_moves_the_write_gate() {
+    let mut exact = Exact::new(single(8, false, 8));
+    for _ in 0..70 {
+        // Each replacement leaves the previous timer dead in the wheel (ticks 101..=170).
+        run(&mut exact, &[Op::Advance(TICK), timed(0, 100)]);
+    }
+    run(
+        &mut exact,
+        &[Op::Advance(31 * TICK), untimed(1), timed(2, 0)],
+    );
+    assert_eq!(exact.cache().stats().expirations, 1);
+    assert_eq!(exact.cache().len(), 2, "keys 0 and 1 remain");
+}
+
+/// Time-to-idle can shorten a deadline (a 10-tick idle limit on a 1000-tick TTL); the
+/// entry then reads as expired exactly, but its timer still sits at the old deadline's
+/// tick, so the wheel reclaims it only then (not "at the first wheel advance one tick
+/// after its deadline", as `docs/architecture.md` puts it).
+#[test]
+fn time_to_idle_shortening_waits_for_the_original_timer() {
+    let mut cfg = single(8, false, 8);
+    cfg.time_to_idle = Some(10 * TICK);
+    let mut exact = Exact::new(cfg);
+    let ops = [
+        timed(0, 1000),
+        Op::Advance(TICK),
+        untimed(1), // drains key 0's timer at tick 1000
+        Op::Get(0), // deadline moves to tick 11
+        Op::Advance(20 * TICK),
+        Op::RunPendingTasks,
+    ];
+    run(&mut exact, &ops);
+    assert_eq!(exact.cache().remaining_ttl("k0"), None, "past its deadline");
+    assert_eq!(exact.cache().len(), 2, "still in the table");
+    run(&mut exact, &[Op::Advance(980 * TICK), Op::RunPendingTasks]);
+    assert_eq!(exact.cache().len(), 1, "reclaimed at the original tick");
+    assert_eq!(exact.cache().stats().expirations, 1);
+}
+
+/// A timer takes the entry's deadline when the wheel's owner drains it from the inbox,
+/// not when it was scheduled: a time-to-idle read before the drain counts.
+#[test]
+fn timer_takes_the_deadline_at_drain_time() {
+    let mut cfg = single(8, false, 8);
+    cfg.time_to_idle = Some(10 * TICK);
+    let mut exact = Exact::new(cfg);
+    let ops = [
+        timed(0, 1000), // tick 0: the write gate stays shut, the timer waits in the inbox
+        Op::Get(0),     // deadline moves to tick 10
+        Op::Advance(TICK),
+        untimed(1), // drains the timer at tick 10
+        Op::Advance(20 * TICK),
+        Op::RunPendingTasks,
+    ];
+    run(&mut exact, &ops);
+    assert_eq!(exact.cache().len(), 1, "reclaimed at tick 10");
 }
 
 /// `peek` is documented to count neither a hit nor a miss (`Cache::peek`, and

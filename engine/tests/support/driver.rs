@@ -1,21 +1,29 @@
-//! Runs operation sequences against a real [`Cache`] and checks every step, either
-//! against the exact reference [`Model`] ([`Exact`]) or, for caches whose shard of a key
-//! is unknown (random hasher), against contents learned from the eviction listener
-//! ([`Tracked`]). Shared by `engine/tests/model.rs` and `fuzz/fuzz_targets/ops.rs`,
-//! which include this file by path next to `model.rs` (as `crate::model`).
+//! Runs operation sequences against a real [`Cache`] and checks every step against the
+//! exact reference [`Model`] ([`Exact`]); `tracked.rs` holds the checker for caches whose
+//! shard of a key is unknown. Shared by `engine/tests/model.rs` and
+//! `fuzz/fuzz_targets/ops.rs`, which include this file by path next to `model.rs` and
+//! `tracked.rs` (as `crate::model`, `crate::driver`, `crate::tracked`).
+//!
+//! Every cache runs on a mock clock (`quanta::Clock::mock()`) that only the `Advance`
+//! and `AlignTick` operations move, so expiry is deterministic.
 
-use std::collections::BTreeMap;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use clockwheel::{Cache, CacheBuilder, EvictionPolicy, InsertError, Pattern, RemovalCause};
+use quanta::{Clock, Mock};
 
-use crate::model::{Cause, Model, Policy, Stats};
+use crate::model::{Cause, Model, Policy, Refused, Stats, MAX_TTL};
 
 /// Values carry a unique sequence number and the weight the weigher reads.
 pub type Val = (u32, u64);
-type Event = (String, Val, Cause);
-type Log = Arc<Mutex<Vec<(String, Val, RemovalCause)>>>;
+pub type Event = (String, Val, Cause);
+pub type Log = Arc<Mutex<Vec<(String, Val, RemovalCause)>>>;
+pub type Got = Result<Option<Val>, (String, InsertError)>;
+
+/// The virtual clock never passes this (2^62 ns ≈ 146 years), so it cannot overflow.
+pub const CLOCK_LIMIT: u64 = 1 << 62;
 
 /// The key universe; a configuration uses a prefix of it. Prefixed keys are spread
 /// through the list so that small universes still give the globs something to match.
@@ -71,7 +79,8 @@ pub fn pattern_text(index: u8) -> String {
 }
 
 /// One operation. Keys are indices into the configuration's key universe; inserted
-/// values get a fresh sequence number from the runner.
+/// values get a fresh sequence number from the runner. TTLs and clock steps are in
+/// nanoseconds.
 #[derive(Clone, Debug)]
 pub enum Op {
     Insert {
@@ -81,6 +90,18 @@ pub enum Op {
     TryInsert {
         key: u8,
         weight: u64,
+    },
+    /// `insert_with_ttl`; `None` never expires, above `MAX_TTL` is clamped.
+    InsertWithTtl {
+        key: u8,
+        weight: u64,
+        ttl: Option<u64>,
+    },
+    /// `try_insert_with_ttl`; above `MAX_TTL` is refused.
+    TryInsertWithTtl {
+        key: u8,
+        weight: u64,
+        ttl: Option<u64>,
     },
     Get(u8),
     GetWith(u8),
@@ -96,6 +117,13 @@ pub enum Op {
     },
     /// Index into [`PATTERNS`], or one past it for an over-long (invalid) pattern.
     RemoveMatching(u8),
+    /// Moves the mock clock forward by this many nanoseconds.
+    Advance(u64),
+    /// Moves the mock clock to the next multiple of 2^(20 + 6 × (level % 7)) ns: the
+    /// next boundary of a wheel level's slot (level 6: of the 2^36-tick epoch).
+    AlignTick(u8),
+    RunPendingTasks,
+    RemainingTtl(u8),
 }
 
 impl Op {
@@ -103,6 +131,28 @@ impl Op {
     fn is_bulk(&self) -> bool {
         matches!(self, Op::Clear | Op::Retain { .. } | Op::RemoveMatching(_))
     }
+
+    /// How far a clock operation moves a clock standing at `now` (0 past
+    /// [`CLOCK_LIMIT`], or for any other operation).
+    pub fn clock_step(&self, now: u64) -> u64 {
+        let step = match *self {
+            Op::Advance(nanos) => nanos,
+            Op::AlignTick(level) => {
+                let unit = 1u64 << (20 + 6 * u32::from(level % 7));
+                (now / unit + 1) * unit - now
+            }
+            _ => 0,
+        };
+        match now.checked_add(step) {
+            Some(to) if to <= CLOCK_LIMIT => step,
+            _ => 0,
+        }
+    }
+}
+
+/// A TTL operand as a `Duration`.
+pub fn ttl(nanos: Option<u64>) -> Option<Duration> {
+    nanos.map(Duration::from_nanos)
 }
 
 /// How to build the cache under test.
@@ -120,14 +170,23 @@ pub struct Config {
     pub universe: usize,
     /// Seed of the deterministic hasher ([`Exact`] only).
     pub seed: u64,
+    /// Builder `default_ttl` in nanoseconds (`Some(0)` is not a valid setting).
+    pub default_ttl: Option<u64>,
+    /// Builder `time_to_idle` in nanoseconds.
+    pub time_to_idle: Option<u64>,
 }
 
 impl Config {
-    fn key(&self, index: u8) -> String {
+    pub fn key(&self, index: u8) -> String {
         KEYS[index as usize % self.universe.clamp(1, KEYS.len())].to_string()
     }
 
-    fn weight(&self, value: &Val) -> u64 {
+    /// The keys in play.
+    pub fn keys(&self) -> impl Iterator<Item = String> + '_ {
+        (0..self.universe.clamp(1, KEYS.len()) as u8).map(|i| self.key(i))
+    }
+
+    pub fn weight(&self, value: &Val) -> u64 {
         if self.weighted {
             value.1
         } else {
@@ -135,8 +194,10 @@ impl Config {
         }
     }
 
-    fn builder(&self, log: &Log) -> CacheBuilder<String, Val> {
+    /// The builder, on a fresh mock clock (returned).
+    pub fn builder(&self, log: &Log) -> (CacheBuilder<String, Val>, Arc<Mock>) {
         let sink = Arc::clone(log);
+        let (clock, mock) = Clock::mock();
         let mut builder = Cache::<String, Val>::builder()
             .shards(self.shards)
             .policy(if self.fifo {
@@ -145,6 +206,7 @@ impl Config {
                 EvictionPolicy::Clock
             })
             .record_stats(self.record_stats)
+            .clock(clock)
             .eviction_listener(move |k: &String, v: &Val, cause| {
                 sink.lock().unwrap().push((k.clone(), *v, cause))
             });
@@ -155,10 +217,16 @@ impl Config {
         } else {
             builder.max_capacity(self.capacity)
         };
-        match self.estimated_entries {
-            Some(n) => builder.estimated_entries(n),
-            None => builder,
+        if let Some(n) = self.estimated_entries {
+            builder = builder.estimated_entries(n);
         }
+        if let Some(t) = ttl(self.default_ttl) {
+            builder = builder.default_ttl(t);
+        }
+        if let Some(t) = ttl(self.time_to_idle) {
+            builder = builder.time_to_idle(t);
+        }
+        (builder, mock)
     }
 }
 
@@ -193,6 +261,7 @@ impl BuildHasher for SeededState {
     }
 }
 
+#[macro_export]
 macro_rules! ensure_eq {
     ($got:expr, $want:expr, $($what:tt)+) => {{
         let (got, want) = (&$got, &$want);
@@ -217,13 +286,28 @@ fn cause(c: RemovalCause) -> Cause {
     }
 }
 
-fn drain(log: &Log) -> Vec<Event> {
+pub fn drain(log: &Log) -> Vec<Event> {
     let mut log = log.lock().unwrap();
     log.drain(..).map(|(k, v, c)| (k, v, cause(c))).collect()
 }
 
-fn sorted(mut events: Vec<Event>) -> Vec<Event> {
+pub fn sorted(mut events: Vec<Event>) -> Vec<Event> {
     events.sort();
+    events
+}
+
+/// Puts each run of consecutive `Expired` events in order: one wheel advance expires
+/// its entries in wheel order, which is unspecified.
+pub fn canonical(mut events: Vec<Event>) -> Vec<Event> {
+    let mut start = 0;
+    while start < events.len() {
+        let run = events[start..]
+            .iter()
+            .take_while(|e| e.2 == Cause::Expired)
+            .count();
+        events[start..start + run].sort();
+        start += run.max(1);
+    }
     events
 }
 
@@ -236,70 +320,73 @@ fn counters(cache_stats: clockwheel::CacheStats) -> Stats {
         evictions: cache_stats.evictions,
         removals: cache_stats.removals,
         rejections: cache_stats.rejections,
+        expirations: cache_stats.expirations,
     }
 }
 
+/// Everything observable the checker expects of the cache after an operation.
+pub struct Expected<'a> {
+    /// Every entry in the table (expired ones nobody reclaimed yet included), by key.
+    pub entries: &'a [(String, Val)],
+    pub weighted: u64,
+    pub stats: Stats,
+    /// `remaining_ttl` of each key in play.
+    pub remaining: Vec<(String, Option<Option<Duration>>)>,
+}
+
 /// Compares everything observable about the cache's state with the expectation.
-fn check_state<S: BuildHasher>(
+pub fn check_state<S: BuildHasher>(
     cache: &Cache<String, Val, S>,
     cfg: &Config,
-    entries: &[(String, Val)],
-    weighted: u64,
-    stats: Stats,
+    want: &Expected<'_>,
 ) -> Result<(), String> {
     cache.validate().map_err(|e| format!("validate: {e}"))?;
     let mut got: Vec<(String, Val)> = cache.iter().collect();
     got.sort();
-    ensure_eq!(got, entries, "contents (iter)");
-    ensure_eq!(cache.len(), entries.len(), "len");
-    ensure_eq!(cache.is_empty(), entries.is_empty(), "is_empty");
-    ensure_eq!(cache.weighted_size(), weighted, "weighted_size");
-    if weighted > cfg.capacity {
+    ensure_eq!(got, want.entries, "contents (iter)");
+    ensure_eq!(cache.len(), want.entries.len(), "len");
+    ensure_eq!(cache.is_empty(), want.entries.is_empty(), "is_empty");
+    ensure_eq!(cache.weighted_size(), want.weighted, "weighted_size");
+    if want.weighted > cfg.capacity {
         return Err(format!(
-            "weighted_size {weighted} over capacity {}",
-            cfg.capacity
+            "weighted_size {} over capacity {}",
+            want.weighted, cfg.capacity
         ));
     }
     let snapshot = cache.stats();
-    let want = if cfg.record_stats {
-        stats
+    let stats = if cfg.record_stats {
+        want.stats
     } else {
         Stats::default()
     };
-    ensure_eq!(counters(snapshot), want, "stats counters");
+    ensure_eq!(counters(snapshot), stats, "stats counters");
     ensure_eq!(
         (snapshot.len, snapshot.weighted_size, snapshot.capacity),
-        (entries.len() as u64, weighted, cfg.capacity),
+        (want.entries.len() as u64, want.weighted, cfg.capacity),
         "stats len / weighted_size / capacity"
     );
+    for (key, remaining) in &want.remaining {
+        ensure_eq!(
+            cache.remaining_ttl(key.as_str()),
+            *remaining,
+            "remaining_ttl({key})"
+        );
+    }
     Ok(())
 }
 
-fn check_too_heavy(
-    got: Result<Option<Val>, (String, InsertError)>,
-    key: &str,
-    weight: u64,
-    capacity: u64,
-) -> Result<(), String> {
+/// Checks that a `try_insert*` was refused for the reason the model gives.
+pub fn check_refused(got: Got, key: &str, want: Refused, capacity: u64) -> Result<(), String> {
+    let want = match want {
+        Refused::TooHeavy(weight) => InsertError::TooHeavy { weight, capacity },
+        Refused::TtlTooLarge(ttl) => InsertError::TtlTooLarge { ttl },
+    };
     match got {
-        Err((
-            k,
-            InsertError::TooHeavy {
-                weight: w,
-                capacity: c,
-            },
-        )) => {
-            ensure_eq!(
-                (k.as_str(), w, c),
-                (key, weight, capacity),
-                "try_insert error"
-            );
+        Err((k, e)) => {
+            ensure_eq!((k.as_str(), e), (key, want), "refusal");
             Ok(())
         }
-        Ok(old) => Err(format!(
-            "try_insert of weight {weight} > capacity {capacity} succeeded ({old:?})"
-        )),
-        Err((_, other)) => Err(format!("try_insert failed with {other:?}")),
+        Ok(old) => Err(format!("expected {want:?}, the insert succeeded ({old:?})")),
     }
 }
 
@@ -310,6 +397,7 @@ fn check_too_heavy(
 pub struct Exact {
     cfg: Config,
     cache: Cache<String, Val, SeededState>,
+    mock: Arc<Mock>,
     model: Model<String, Val>,
     log: Log,
     seq: u32,
@@ -317,13 +405,11 @@ pub struct Exact {
 
 impl Exact {
     pub fn new(cfg: Config) -> Self {
+        assert_eq!(MAX_TTL, clockwheel::MAX_TTL, "the model's MAX_TTL");
         let log = Log::default();
         let state = SeededState(cfg.seed);
-        let cache = cfg
-            .builder(&log)
-            .hasher(state)
-            .build()
-            .expect("valid config");
+        let (builder, mock) = cfg.builder(&log);
+        let cache = builder.hasher(state).build().expect("valid config");
         let shards = cache.shard_count();
         assert_eq!(shards, cfg.shards.next_power_of_two(), "shard rounding");
         // The engine takes the shard index from the hash's top 16 bits (`shard_index`
@@ -334,10 +420,12 @@ impl Exact {
         } else {
             Policy::Clock
         };
-        let model = Model::sharded(cfg.capacity, policy, shards, Box::new(shard_of));
+        let model = Model::sharded(cfg.capacity, policy, shards, Box::new(shard_of))
+            .with_expiry(ttl(cfg.default_ttl), ttl(cfg.time_to_idle));
         Exact {
             cfg,
             cache,
+            mock,
             model,
             log,
             seq: 0,
@@ -356,46 +444,85 @@ impl Exact {
     /// Applies `op` to both and compares the result and the whole observable state.
     pub fn step(&mut self, op: &Op) -> Result<(), String> {
         self.apply(op)?;
-        let mut got = drain(&self.log);
-        let mut want = self.model.take_events();
+        let mut got = canonical(drain(&self.log));
+        let mut want = canonical(self.model.take_events());
         if op.is_bulk() {
             got = sorted(got);
             want = sorted(want);
         }
         ensure_eq!(got, want, "listener events of {op:?}");
-        check_state(
-            &self.cache,
-            &self.cfg,
-            &self.model.entries(),
-            self.model.weighted_size(),
-            self.model.stats(),
-        )
-        .map_err(|e| format!("after {op:?}: {e}"))
+        let entries = self.model.entries();
+        let remaining = self
+            .cfg
+            .keys()
+            .map(|k| {
+                let r = self.model.remaining_ttl(&k);
+                (k, r)
+            })
+            .collect();
+        let want = Expected {
+            entries: &entries,
+            weighted: self.model.weighted_size(),
+            stats: self.model.stats(),
+            remaining,
+        };
+        check_state(&self.cache, &self.cfg, &want).map_err(|e| format!("after {op:?}: {e}"))
     }
 
     fn apply(&mut self, op: &Op) -> Result<(), String> {
-        let (cache, model) = (&self.cache, &mut self.model);
         match *op {
-            Op::Insert { key, weight } => {
+            Op::Insert { key, weight } | Op::InsertWithTtl { key, weight, .. } => {
                 let k = self.cfg.key(key);
                 let v = self.value(weight);
                 let w = self.cfg.weight(&v);
-                let got = self.cache.insert(k.clone(), v);
-                ensure_eq!(got, self.model.insert(k, v, w), "{op:?} returned");
+                let (got, want) = match *op {
+                    Op::InsertWithTtl { ttl: t, .. } => (
+                        self.cache.insert_with_ttl(k.clone(), v, ttl(t)),
+                        self.model.insert_with_ttl(k, v, w, ttl(t)),
+                    ),
+                    _ => (self.cache.insert(k.clone(), v), self.model.insert(k, v, w)),
+                };
+                ensure_eq!(got, want, "{op:?} returned");
             }
-            Op::TryInsert { key, weight } => {
+            Op::TryInsert { key, weight } | Op::TryInsertWithTtl { key, weight, .. } => {
                 let k = self.cfg.key(key);
                 let v = self.value(weight);
                 let w = self.cfg.weight(&v);
-                let got = self.cache.try_insert(k.clone(), v);
-                match self.model.try_insert(k.clone(), v, w) {
+                let (got, want) = match *op {
+                    Op::TryInsertWithTtl { ttl: t, .. } => (
+                        self.cache.try_insert_with_ttl(k.clone(), v, ttl(t)),
+                        self.model.try_insert_with_ttl(k.clone(), v, w, ttl(t)),
+                    ),
+                    _ => (
+                        self.cache.try_insert(k.clone(), v),
+                        self.model.try_insert(k.clone(), v, w),
+                    ),
+                };
+                match want {
                     Ok(want) => match got {
                         Ok(old) => ensure_eq!(old, want, "{op:?} returned"),
                         Err((_, e)) => return Err(format!("{op:?} refused: {e}")),
                     },
-                    Err(weight) => check_too_heavy(got, &k, weight, self.cfg.capacity)?,
+                    Err(refused) => check_refused(got, &k, refused, self.cfg.capacity)?,
                 }
             }
+            Op::Advance(_) | Op::AlignTick(_) => {
+                let step = op.clock_step(self.model.now());
+                self.mock.increment(step);
+                self.model.advance(step);
+            }
+            Op::RunPendingTasks => {
+                self.cache.run_pending_tasks();
+                self.model.run_pending_tasks();
+            }
+            _ => self.apply_read_or_removal(op)?,
+        }
+        Ok(())
+    }
+
+    fn apply_read_or_removal(&mut self, op: &Op) -> Result<(), String> {
+        let (cache, model) = (&self.cache, &mut self.model);
+        match *op {
             Op::Get(key) => {
                 let k = self.cfg.key(key);
                 ensure_eq!(cache.get(k.as_str()), model.get(&k), "{op:?}");
@@ -411,11 +538,8 @@ impl Exact {
             }
             Op::Contains(key) => {
                 let k = self.cfg.key(key);
-                ensure_eq!(
-                    cache.contains_key(k.as_str()),
-                    model.contains_key(&k),
-                    "{op:?}"
-                );
+                let want = model.contains_key(&k);
+                ensure_eq!(cache.contains_key(k.as_str()), want, "{op:?}");
             }
             Op::Remove(key) => {
                 let k = self.cfg.key(key);
@@ -423,12 +547,25 @@ impl Exact {
             }
             Op::Invalidate(key) => {
                 let k = self.cfg.key(key);
+                let want = model.remove(&k).is_some();
+                ensure_eq!(cache.invalidate(k.as_str()), want, "{op:?}");
+            }
+            Op::RemainingTtl(key) => {
+                let k = self.cfg.key(key);
                 ensure_eq!(
-                    cache.invalidate(k.as_str()),
-                    model.remove(&k).is_some(),
+                    cache.remaining_ttl(k.as_str()),
+                    model.remaining_ttl(&k),
                     "{op:?}"
                 );
             }
+            _ => self.apply_bulk(op)?,
+        }
+        Ok(())
+    }
+
+    fn apply_bulk(&mut self, op: &Op) -> Result<(), String> {
+        let (cache, model) = (&self.cache, &mut self.model);
+        match *op {
             Op::Clear => {
                 cache.clear();
                 model.remove_where(|_, _| true);
@@ -446,211 +583,8 @@ impl Exact {
                     .map_err(|e| e.to_string());
                 ensure_eq!(got, want, "remove_matching({:.20})", text);
             }
+            _ => unreachable!("every operation is dispatched: {op:?}"),
         }
-        Ok(())
-    }
-}
-
-// ---------------------------------------------------------------------- tracked
-
-/// A cache with the default (randomly seeded) hasher and any shard count. Which entry
-/// the hand picks is not predicted; instead the listener tells which entries left, and
-/// every step checks that those were live with their latest value, that an insert
-/// evicted exactly until the entry fitted (no more, no less), and that the cache then
-/// holds exactly the last inserted value of every key not removed or evicted since.
-pub struct Tracked {
-    cfg: Config,
-    cache: Cache<String, Val>,
-    log: Log,
-    seq: u32,
-    contents: BTreeMap<String, Val>,
-    stats: Stats,
-}
-
-impl Tracked {
-    pub fn new(cfg: Config) -> Self {
-        let log = Log::default();
-        let cache = cfg.builder(&log).build().expect("valid config");
-        Tracked {
-            cfg,
-            cache,
-            log,
-            seq: 0,
-            contents: BTreeMap::new(),
-            stats: Stats::default(),
-        }
-    }
-
-    fn total(&self) -> u64 {
-        self.contents.values().map(|v| self.cfg.weight(v)).sum()
-    }
-
-    pub fn step(&mut self, op: &Op) -> Result<(), String> {
-        self.apply(op).map_err(|e| format!("{op:?}: {e}"))?;
-        let entries: Vec<(String, Val)> =
-            self.contents.iter().map(|(k, v)| (k.clone(), *v)).collect();
-        check_state(&self.cache, &self.cfg, &entries, self.total(), self.stats)
-            .map_err(|e| format!("after {op:?}: {e}"))
-    }
-
-    fn apply(&mut self, op: &Op) -> Result<(), String> {
-        match *op {
-            Op::Insert { key, weight } | Op::TryInsert { key, weight } => {
-                let try_insert = matches!(op, Op::TryInsert { .. });
-                self.insert(self.cfg.key(key), weight, try_insert)?;
-            }
-            Op::Get(key) | Op::GetWith(key) | Op::Contains(key) => {
-                let k = self.cfg.key(key);
-                let want = self.contents.get(&k).copied();
-                let got = match op {
-                    Op::Get(_) => self.cache.get(k.as_str()),
-                    Op::GetWith(_) => self.cache.get_with(k.as_str(), |v| *v),
-                    _ => self
-                        .cache
-                        .contains_key(k.as_str())
-                        .then_some(want.unwrap_or_default()),
-                };
-                ensure_eq!(got, want, "lookup");
-                match want {
-                    Some(_) => self.stats.hits += 1,
-                    None => self.stats.misses += 1,
-                }
-                ensure_eq!(drain(&self.log), Vec::<Event>::new(), "events");
-            }
-            Op::Peek(key) => {
-                let k = self.cfg.key(key);
-                ensure_eq!(
-                    self.cache.peek(k.as_str()),
-                    self.contents.get(&k).copied(),
-                    "peek"
-                );
-                ensure_eq!(drain(&self.log), Vec::<Event>::new(), "events");
-            }
-            Op::Remove(key) | Op::Invalidate(key) => {
-                let k = self.cfg.key(key);
-                let want = self.contents.remove(&k);
-                if matches!(op, Op::Remove(_)) {
-                    ensure_eq!(self.cache.remove(k.as_str()), want, "remove");
-                } else {
-                    ensure_eq!(
-                        self.cache.invalidate(k.as_str()),
-                        want.is_some(),
-                        "invalidate"
-                    );
-                }
-                let events: Vec<Event> = want.map(|v| (k, v, Cause::Removed)).into_iter().collect();
-                self.stats.removals += events.len() as u64;
-                ensure_eq!(drain(&self.log), events, "events");
-            }
-            Op::Clear => {
-                self.cache.clear();
-                self.remove_where(|_, _| true, None)?;
-            }
-            Op::Retain { modulus, residue } => {
-                let keep = |v: &Val| v.0 % u32::from(modulus.max(1)) != u32::from(residue);
-                let got = self.cache.retain(|_, v| keep(v));
-                self.remove_where(|_, v| !keep(v), Some(got))?;
-            }
-            Op::RemoveMatching(index) => {
-                let text = pattern_text(index);
-                match (self.cache.remove_matching(&text), Pattern::new(&text)) {
-                    (Ok(got), Ok(p)) => self.remove_where(|k, _| p.matches(k), Some(got))?,
-                    (Err(_), Err(_)) => ensure_eq!(drain(&self.log), Vec::<Event>::new(), "events"),
-                    (got, _) => return Err(format!("remove_matching returned {got:?}")),
-                }
-            }
-        }
-        Ok(())
-    }
-
-    fn insert(&mut self, k: String, weight: u64, try_insert: bool) -> Result<(), String> {
-        self.seq += 1;
-        let v = (self.seq, weight);
-        let w = self.cfg.weight(&v);
-        let old = self.contents.get(&k).copied();
-        let got = if try_insert {
-            self.cache.try_insert(k.clone(), v)
-        } else {
-            Ok(self.cache.insert(k.clone(), v))
-        };
-        let events = drain(&self.log);
-        if w > self.cfg.capacity {
-            self.stats.rejections += 1;
-            if try_insert {
-                check_too_heavy(got, &k, w, self.cfg.capacity)?;
-                ensure_eq!(events, Vec::<Event>::new(), "events");
-                return Ok(());
-            }
-            ensure_eq!(got, Ok(old), "too-heavy insert returned");
-            let removed: Vec<Event> = old
-                .map(|v| (k.clone(), v, Cause::Removed))
-                .into_iter()
-                .collect();
-            ensure_eq!(events, removed, "events");
-            self.stats.removals += removed.len() as u64;
-            self.contents.remove(&k);
-            return Ok(());
-        }
-        let (mut total, mut old_weight) = (self.total(), old.map_or(0, |v| self.cfg.weight(&v)));
-        let mut replaced = None;
-        for (ek, ev, c) in events {
-            match c {
-                Cause::Evicted if replaced.is_none() => {
-                    if total.saturating_add(w.saturating_sub(old_weight)) <= self.cfg.capacity {
-                        return Err(format!("evicted {ek}={ev:?} though {w} already fitted"));
-                    }
-                    ensure_eq!(self.contents.remove(&ek), Some(ev), "evicted entry {ek}");
-                    total -= self.cfg.weight(&ev);
-                    if ek == k {
-                        old_weight = 0; // its own old entry went: now a fresh insert
-                    }
-                    self.stats.evictions += 1;
-                }
-                Cause::Replaced if replaced.is_none() && ek == k => replaced = Some(ev),
-                _ => return Err(format!("unexpected event ({ek}, {ev:?}, {c:?})")),
-            }
-        }
-        if total.saturating_add(w.saturating_sub(old_weight)) > self.cfg.capacity {
-            return Err(format!(
-                "inserted weight {w} without making room (total {total})"
-            ));
-        }
-        let survivor = self.contents.get(&k).copied();
-        ensure_eq!(replaced, survivor, "Replaced event");
-        ensure_eq!(got, Ok(survivor), "insert returned");
-        match survivor {
-            Some(_) => self.stats.replacements += 1,
-            None => self.stats.insertions += 1,
-        }
-        self.contents.insert(k.clone(), v);
-        // An insert that fits is readable at once (peek: no statistics, no bit).
-        ensure_eq!(
-            self.cache.peek(k.as_str()),
-            Some(v),
-            "peek right after insert"
-        );
-        Ok(())
-    }
-
-    fn remove_where(
-        &mut self,
-        mut doomed: impl FnMut(&String, &Val) -> bool,
-        count: Option<usize>,
-    ) -> Result<(), String> {
-        let victims: Vec<Event> = self
-            .contents
-            .iter()
-            .filter(|(k, v)| doomed(k, v))
-            .map(|(k, v)| (k.clone(), *v, Cause::Removed))
-            .collect();
-        if let Some(got) = count {
-            ensure_eq!(got, victims.len(), "removed count");
-        }
-        ensure_eq!(sorted(drain(&self.log)), victims, "events");
-        for (k, _, _) in &victims {
-            self.contents.remove(k);
-        }
-        self.stats.removals += victims.len() as u64;
         Ok(())
     }
 }

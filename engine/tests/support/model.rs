@@ -24,10 +24,52 @@
 //!   single-key operations: evictions while making room, then `Replaced` for the old
 //!   value. Bulk removals (`remove_where`) report in an unspecified order.
 //! - **Statistics**: hits, misses, insertions, replacements, evictions, removals,
-//!   rejections.
+//!   rejections, expirations.
+//! - **Expiry** (virtual clock: [`Model::advance`] moves `now`, in nanoseconds since the
+//!   cache was built). An insert's deadline is `now + min(ttl, MAX_TTL)` (saturating below
+//!   `NEVER`), `NEVER` for no TTL; `insert` / `try_insert` use the cache's default TTL.
+//!   A `get` / `contains_key` / `get_with` / `peek` of an entry at or past its deadline
+//!   (`deadline <= now`, exact nanoseconds) kills it (`Expired`, counted in expirations;
+//!   a miss for all but `peek`) and reads as absent; a hit under time-to-idle moves a
+//!   finite deadline to `now + tti`. Entries past their deadline that nobody read stay in
+//!   the table, so `iter`, `len`, `remove`, `clear`, `retain`, the hand, and an `insert`
+//!   replacing them see them, until the shard's timers reclaim them (`timers.rs`: on
+//!   writes, amortized, and on `run_pending_tasks`). Events of one timer advance come in
+//!   wheel order, which is unspecified ("roughly in deadline order").
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::Hash;
+use std::time::Duration;
+
+#[path = "timers.rs"]
+mod timers;
+
+use timers::ShardTimers;
+
+/// The deadline of an entry that never expires.
+pub const NEVER: u64 = u64::MAX;
+
+/// The longest TTL honoured: 100 years (the engine's `MAX_TTL`).
+pub const MAX_TTL: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
+/// The deadline of an entry written at `now` with `ttl` (`None`: never).
+pub fn deadline(now: u64, ttl: Option<Duration>) -> u64 {
+    match ttl {
+        None => NEVER,
+        Some(ttl) => now
+            .saturating_add(ttl.min(MAX_TTL).as_nanos() as u64)
+            .min(NEVER - 1),
+    }
+}
+
+/// Why an insert was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refused {
+    /// The entry alone outweighs the capacity (counted as a rejection).
+    TooHeavy(u64),
+    /// `try_insert_with_ttl` with a TTL above [`MAX_TTL`] (not counted).
+    TtlTooLarge(Duration),
+}
 
 /// The eviction policy being modelled.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -57,6 +99,7 @@ pub struct Stats {
     pub evictions: u64,
     pub removals: u64,
     pub rejections: u64,
+    pub expirations: u64,
 }
 
 /// One live entry: which queued node is its current one, and that node's state.
@@ -66,6 +109,8 @@ struct Entry<V> {
     value: V,
     weight: u64,
     referenced: bool,
+    /// Nanoseconds of the virtual clock, or [`NEVER`].
+    deadline: u64,
 }
 
 /// The reference model. `K: Ord` only so that snapshots can be sorted.
@@ -83,6 +128,11 @@ pub struct Model<K, V> {
     next_id: u64,
     stats: Stats,
     events: Vec<(K, V, Cause)>,
+    /// The virtual clock, in nanoseconds since the cache was built.
+    now: u64,
+    default_ttl: Option<Duration>,
+    time_to_idle: Option<Duration>,
+    timers: Vec<ShardTimers<K>>,
 }
 
 impl<K, V> Model<K, V>
@@ -115,15 +165,28 @@ where
             next_id: 0,
             stats: Stats::default(),
             events: Vec::new(),
+            now: 0,
+            default_ttl: None,
+            time_to_idle: None,
+            timers: (0..shards).map(|_| ShardTimers::default()).collect(),
         }
     }
 
-    pub fn capacity(&self) -> u64 {
-        self.capacity
+    /// Sets the cache-wide default TTL and time-to-idle (builder options).
+    pub fn with_expiry(mut self, default_ttl: Option<Duration>, tti: Option<Duration>) -> Self {
+        self.default_ttl = default_ttl;
+        self.time_to_idle = tti;
+        self
     }
 
-    pub fn len(&self) -> usize {
-        self.entries.len()
+    /// The virtual clock, in nanoseconds since the cache was built.
+    pub fn now(&self) -> u64 {
+        self.now
+    }
+
+    /// Moves the virtual clock forward.
+    pub fn advance(&mut self, nanos: u64) {
+        self.now += nanos;
     }
 
     pub fn weighted_size(&self) -> u64 {
@@ -152,21 +215,15 @@ where
 
     // ------------------------------------------------------------------ reads
 
-    /// `get`: sets the reference bit (CLOCK) and counts a hit or a miss.
+    /// `get`: sets the reference bit (CLOCK), moves the deadline under time-to-idle, and
+    /// counts a hit or a miss.
     pub fn get(&mut self, key: &K) -> Option<V> {
-        match self.entries.get_mut(key) {
-            Some(entry) => {
-                if self.policy == Policy::Clock {
-                    entry.referenced = true;
-                }
-                self.stats.hits += 1;
-                Some(entry.value.clone())
-            }
-            None => {
-                self.stats.misses += 1;
-                None
-            }
+        let found = self.lookup(key, true);
+        match found {
+            Some(_) => self.stats.hits += 1,
+            None => self.stats.misses += 1,
         }
+        found
     }
 
     /// `contains_key`: exactly a `get` whose value is not returned.
@@ -174,33 +231,89 @@ where
         self.get(key).is_some()
     }
 
-    /// `peek`: no reference bit, no statistics.
-    pub fn peek(&self, key: &K) -> Option<V> {
-        self.entries.get(key).map(|e| e.value.clone())
+    /// `peek`: no reference bit, no deadline move, no hit or miss; an expired entry is
+    /// still killed (and counted as an expiration).
+    pub fn peek(&mut self, key: &K) -> Option<V> {
+        self.lookup(key, false)
+    }
+
+    /// The read path shared by `get` and `peek` (`CacheCore::lookup`).
+    fn lookup(&mut self, key: &K, touch: bool) -> Option<V> {
+        let now = self.now;
+        let entry = self.entries.get_mut(key)?;
+        if entry.deadline != NEVER && entry.deadline <= now {
+            self.kill(key, Cause::Expired);
+            return None;
+        }
+        if touch && self.policy == Policy::Clock {
+            entry.referenced = true;
+        }
+        if let (true, Some(tti), false) = (touch, self.time_to_idle, entry.deadline == NEVER) {
+            entry.deadline = deadline(now, Some(tti));
+        }
+        Some(entry.value.clone())
+    }
+
+    /// `remaining_ttl`: `None` if absent or at/past its deadline (nothing is removed),
+    /// `Some(None)` if it never expires.
+    pub fn remaining_ttl(&self, key: &K) -> Option<Option<Duration>> {
+        let entry = self.entries.get(key)?;
+        match entry.deadline {
+            NEVER => Some(None),
+            d => (d > self.now).then(|| Some(Duration::from_nanos(d - self.now))),
+        }
     }
 
     // ------------------------------------------------------------------ writes
 
-    /// `insert` with the entry's weight: returns the value it replaced, or (for an entry
-    /// heavier than the capacity) the value it removed.
+    /// `insert` with the entry's weight and the default TTL: returns the value it
+    /// replaced, or (for an entry heavier than the capacity) the value it removed.
     pub fn insert(&mut self, key: K, value: V, weight: u64) -> Option<V> {
-        match self.try_insert(key.clone(), value, weight) {
+        self.insert_with_ttl(key, value, weight, self.default_ttl)
+    }
+
+    /// `insert_with_ttl`: a TTL above [`MAX_TTL`] counts as `MAX_TTL`.
+    pub fn insert_with_ttl(
+        &mut self,
+        key: K,
+        value: V,
+        weight: u64,
+        ttl: Option<Duration>,
+    ) -> Option<V> {
+        let ttl = ttl.map(|t| t.min(MAX_TTL));
+        match self.try_insert_with_ttl(key.clone(), value, weight, ttl) {
             Ok(old) => old,
             Err(_) => self.remove(&key),
         }
     }
 
-    /// `try_insert`: `Err(weight)` if the entry alone outweighs the capacity (the old
-    /// entry, if any, stays).
-    pub fn try_insert(&mut self, key: K, value: V, weight: u64) -> Result<Option<V>, u64> {
-        if weight > self.capacity {
-            self.stats.rejections += 1;
-            return Err(weight);
-        }
-        Ok(self.upsert(key, value, weight))
+    /// `try_insert` (default TTL): `Err(weight)` if the entry alone outweighs the
+    /// capacity (the old entry, if any, stays).
+    pub fn try_insert(&mut self, key: K, value: V, weight: u64) -> Result<Option<V>, Refused> {
+        self.try_insert_with_ttl(key, value, weight, self.default_ttl)
     }
 
-    fn upsert(&mut self, key: K, value: V, weight: u64) -> Option<V> {
+    /// `try_insert_with_ttl`: refuses a TTL above [`MAX_TTL`] first, then an entry
+    /// heavier than the capacity; either way the old entry stays.
+    pub fn try_insert_with_ttl(
+        &mut self,
+        key: K,
+        value: V,
+        weight: u64,
+        ttl: Option<Duration>,
+    ) -> Result<Option<V>, Refused> {
+        if let Some(ttl) = ttl.filter(|t| *t > MAX_TTL) {
+            return Err(Refused::TtlTooLarge(ttl));
+        }
+        if weight > self.capacity {
+            self.stats.rejections += 1;
+            return Err(Refused::TooHeavy(weight));
+        }
+        let deadline = deadline(self.now, ttl);
+        Ok(self.upsert(key, value, weight, deadline))
+    }
+
+    fn upsert(&mut self, key: K, value: V, weight: u64, deadline: u64) -> Option<V> {
         let shard = (self.shard_of)(&key);
         loop {
             let old_weight = self.entries.get(&key).map(|e| e.weight);
@@ -220,6 +333,7 @@ where
             value,
             weight,
             referenced: false,
+            deadline,
         };
         let replaced = match self.entries.insert(key.clone(), new) {
             Some(old) => {
@@ -234,23 +348,34 @@ where
                 None
             }
         };
+        if deadline != NEVER {
+            self.timers[shard].schedule(id, key.clone());
+        }
         // The engine runs the hand again after linking (for concurrent overshoot); a
         // single thread is already within capacity, so this evicts nothing.
         self.make_room(0, shard);
+        self.run_due_timers(shard);
         replaced.map(|old| {
             self.events.push((key, old.value.clone(), Cause::Replaced));
             old.value
         })
     }
 
-    /// `remove` / `invalidate`.
+    /// `remove` / `invalidate` (of any entry in the table, expired or not).
     pub fn remove(&mut self, key: &K) -> Option<V> {
+        self.kill(key, Cause::Removed)
+    }
+
+    /// Takes `key`'s entry out of the table for `cause` (`Removed` or `Expired`).
+    fn kill(&mut self, key: &K, cause: Cause) -> Option<V> {
         let entry = self.entries.remove(key)?;
         self.total -= entry.weight;
         self.live[(self.shard_of)(key)] -= 1;
-        self.stats.removals += 1;
-        self.events
-            .push((key.clone(), entry.value.clone(), Cause::Removed));
+        match cause {
+            Cause::Expired => self.stats.expirations += 1,
+            _ => self.stats.removals += 1,
+        }
+        self.events.push((key.clone(), entry.value.clone(), cause));
         Some(entry.value)
     }
 
@@ -268,6 +393,39 @@ where
             self.remove(key);
         }
         victims.len()
+    }
+
+    // ------------------------------------------------------------------ expiry
+
+    /// `run_pending_tasks`: every shard's timers advance to now, ungated.
+    pub fn run_pending_tasks(&mut self) {
+        for shard in 0..self.timers.len() {
+            self.run_timers(shard);
+        }
+    }
+
+    /// The amortized advance at the end of a write: the written shard, then its
+    /// neighbour, each if its gate is open, and only if either holds a timer.
+    fn run_due_timers(&mut self, shard: usize) {
+        let neighbour = (shard + 1) & (self.timers.len() - 1);
+        if self.timers[shard].pending() == 0 && self.timers[neighbour].pending() == 0 {
+            return;
+        }
+        for idx in [shard, neighbour] {
+            if self.timers[idx].due(self.now) {
+                self.run_timers(idx);
+            }
+        }
+    }
+
+    fn run_timers(&mut self, shard: usize) {
+        let entries = &self.entries;
+        let deadline_of =
+            |id: u64, key: &K| entries.get(key).filter(|e| e.id == id).map(|e| e.deadline);
+        let expired = self.timers[shard].expire(self.now, deadline_of);
+        for key in expired {
+            self.kill(&key, Cause::Expired);
+        }
     }
 
     // ------------------------------------------------------------------ the hand

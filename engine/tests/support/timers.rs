@@ -1,0 +1,139 @@
+//! The model of one shard's expiry timers (`ShardTimers` in `engine/src/expiry.rs`): an
+//! inbox of freshly scheduled timers in front of a wheel of `(timer, tick)` pairs, plus
+//! the two gates that decide when a *write* bothers to advance the wheel.
+//!
+//! Reads never use this: they compare deadlines exactly (see `model.rs`). The timers only
+//! decide which expired entries nobody read are reclaimed, and when; that is observable
+//! (listener, statistics, `len`), so the exact model must predict it to the operation.
+//!
+//! What the engine does, and this model with it (`t` is a tick, `now >> TICK_SHIFT`):
+//! - A write that links a timed node pushes its timer onto the inbox.
+//! - `expire(now)` (on a write when [`ShardTimers::due`], or always on
+//!   `run_pending_tasks`) drains the inbox into the wheel at tick
+//!   `ceil(deadline / 2^20)` of the deadline *at drain time* (time-to-idle may have moved
+//!   it since the insert), dropping timers whose node is dead; then fires every timer of
+//!   tick `<= t`: a dead node's timer is dropped, a node whose deadline moved past `now`
+//!   is rescheduled at its new deadline's tick, any other node expires. Then, if dead
+//!   timers outnumber live ones by more than 64, they are compacted away. Last, it
+//!   records `t` as the last tick and the wheel's `next_deadline()` as the next tick.
+//! - A write advances its shard's wheel and then its neighbour's, each only if
+//!   `pending != 0 && t > last_tick && (t >= next_tick || inbox non-empty)`, and only if
+//!   one of the two shards holds a timer at all.
+//!
+//! `next_tick` is the wheel's *lower bound* on its next deadline, not the exact minimum:
+//! for a timer at a level above 0 it is the start of that timer's slot. The gate
+//! `t >= next_tick` can thus open a tick where nothing fires, which moves `last_tick` and
+//! keeps a later write of the same tick from advancing. That is observable in one corner
+//! (a zero TTL inserted exactly on a tick boundary), so [`wheel_lower_bound`] mirrors the
+//! wheel's hashing (`position` in `engine/src/wheel.rs`) rather than approximating it.
+
+/// Nanoseconds per wheel tick: 2^20 (`TICK_SHIFT` in `engine/src/expiry.rs`).
+pub const TICK_SHIFT: u32 = 20;
+
+/// Dead timers a shard may hold beyond its live ones before compaction.
+const COMPACT_SLACK: usize = 64;
+
+/// Bits of the tick per wheel level, and the number of levels.
+const LEVEL_BITS: u32 = 6;
+const LEVELS: u32 = 6;
+
+/// The first tick at or after `deadline` nanoseconds: the wheel never fires early.
+pub fn tick_at_or_after(deadline: u64) -> u64 {
+    deadline.div_ceil(1 << TICK_SHIFT)
+}
+
+/// The wheel's `next_deadline()` once every pending tick is after `elapsed`: the start of
+/// the slot holding the earliest tick (a slot of level `L` spans 64^L ticks, and the level
+/// is the highest 6-bit group in which the tick and `elapsed` differ), or the earliest
+/// tick itself when it lies beyond the six levels (the overflow list is exact).
+pub fn wheel_lower_bound(elapsed: u64, ticks: impl Iterator<Item = u64>) -> u64 {
+    let Some(earliest) = ticks.min() else {
+        return u64::MAX;
+    };
+    debug_assert!(earliest > elapsed);
+    let differ = (earliest ^ elapsed) | ((1 << LEVEL_BITS) - 1);
+    let level = (63 - differ.leading_zeros()) / LEVEL_BITS;
+    if level >= LEVELS {
+        earliest
+    } else {
+        let width = LEVEL_BITS * level;
+        earliest >> width << width
+    }
+}
+
+/// One shard's timers. `K` identifies the node's key; a timer `(id, key)` belongs to a
+/// live node iff the model's entry for `key` still has node id `id`.
+pub struct ShardTimers<K> {
+    inbox: Vec<(u64, K)>,
+    wheel: Vec<(u64, K, u64)>,
+    last_tick: u64,
+    next_tick: u64,
+}
+
+impl<K> Default for ShardTimers<K> {
+    fn default() -> Self {
+        ShardTimers {
+            inbox: Vec::new(),
+            wheel: Vec::new(),
+            last_tick: 0,
+            next_tick: u64::MAX,
+        }
+    }
+}
+
+impl<K> ShardTimers<K> {
+    /// Timers held, live or dead (the engine's `pending`).
+    pub fn pending(&self) -> usize {
+        self.inbox.len() + self.wheel.len()
+    }
+
+    /// A write just linked timed node `id` of `key`.
+    pub fn schedule(&mut self, id: u64, key: K) {
+        self.inbox.push((id, key));
+    }
+
+    /// The engine's `ShardTimers::due`: would a write at `now` advance this wheel?
+    pub fn due(&self, now: u64) -> bool {
+        let tick = now >> TICK_SHIFT;
+        self.pending() != 0
+            && tick > self.last_tick
+            && (tick >= self.next_tick || !self.inbox.is_empty())
+    }
+
+    /// Drains the inbox and advances the wheel to `now`; returns the keys whose nodes
+    /// expire. `deadline_of(id, key)` is the current deadline of node `id` if it is live.
+    pub fn expire(&mut self, now: u64, deadline_of: impl Fn(u64, &K) -> Option<u64>) -> Vec<K> {
+        let tick = now >> TICK_SHIFT;
+        for (id, key) in std::mem::take(&mut self.inbox) {
+            if let Some(deadline) = deadline_of(id, &key) {
+                self.wheel.push((id, key, tick_at_or_after(deadline)));
+            }
+        }
+        let mut expired = Vec::new();
+        let mut kept = Vec::new();
+        for (id, key, at) in std::mem::take(&mut self.wheel) {
+            match deadline_of(id, &key) {
+                _ if at > tick => kept.push((id, key, at)),
+                None => {} // a dead node's timer fires harmlessly
+                Some(d) if d > now => kept.push((id, key, tick_at_or_after(d))),
+                Some(_) => expired.push((id, key)),
+            }
+        }
+        self.wheel = kept;
+        // The expired nodes' timers still count as pending here: the engine releases them
+        // only after `expire` returns, so they weigh on the compaction threshold.
+        self.compact(expired.len(), &deadline_of);
+        self.last_tick = self.last_tick.max(tick);
+        self.next_tick = wheel_lower_bound(tick, self.wheel.iter().map(|t| t.2));
+        expired.into_iter().map(|(_, key)| key).collect()
+    }
+
+    fn compact(&mut self, in_hand: usize, deadline_of: &impl Fn(u64, &K) -> Option<u64>) {
+        let live = |t: &(u64, K, u64)| deadline_of(t.0, &t.1).is_some();
+        let dead = self.wheel.iter().filter(|t| !live(t)).count();
+        let pending = self.wheel.len() + in_hand;
+        if dead > pending - dead + COMPACT_SLACK {
+            self.wheel.retain(live);
+        }
+    }
+}
