@@ -250,14 +250,13 @@ where
     S: BuildHasher + Send + Sync + 'static,
 {
     let place = Place::of(cache, key);
-    let owner: Arc<dyn Any + Send + Sync> = cache.core.clone();
     let started = place.with(|records: &mut Records<K, V>| match records.get(key) {
         Some(flight) => {
             flight.joined.fetch_add(1, Ordering::Relaxed);
             Err(Arc::clone(flight))
         }
         None => {
-            let flight = Arc::new(Flight::new(owner));
+            let flight = Arc::new(Flight::new(cache.core.clone()));
             records.insert(key.clone(), Arc::clone(&flight));
             Ok(flight)
         }
