@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
-"""Prints the expected cache keys pasted into engine/tests/key_vectors.rs.
+"""Prints the expected cache keys of engine/tests/data/key_vectors.in (included by
+engine/tests/key_vectors.rs).
 
 The keys are computed independently of the Rust code, by CPython's own json
 and hashlib modules, through a re-implementation of the S3verless
 CacheKeyBuilder as the project's reference-semantics.md
-describes it. Standard library only. Run:  python3 gen_key_vectors.py
+describes it. Standard library only. Run:
+    python3 engine/tests/data/gen_key_vectors.py > engine/tests/data/key_vectors.in
 
 Each case's filters are given as JSON *text*, which both sides parse: Python
 with json.loads, the Rust test with serde_json::from_str. Where it can, the
