@@ -268,6 +268,33 @@ fn backends_are_shared_across_threads_as_trait_objects() {
     assert_eq!(serde_json::to_value(&stats).unwrap()["size"], json!(400));
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn futures_are_send_and_run_under_tokio() {
+    let cache: Arc<dyn CacheBackend<u32>> = Arc::new(lru(1000, &quanta::Clock::new()));
+    let tasks: Vec<_> = (0..8u32)
+        .map(|t| {
+            let cache = Arc::clone(&cache);
+            tokio::spawn(async move {
+                for i in 0..50u32 {
+                    cache.set(&format!("{t}:{i}"), i, None).await?;
+                }
+                cache.delete_pattern(&format!("{t}:1?")).await
+            })
+        })
+        .collect();
+    for task in tasks {
+        assert_eq!(task.await.unwrap().unwrap(), 10, "keys t:10..=t:19");
+    }
+    assert_eq!(
+        cache
+            .get_many(&["0:5", "7:49", "3:15"])
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+}
+
 // ------------------------------------------------------------ InMemoryCache
 
 #[test]
