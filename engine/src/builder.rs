@@ -17,6 +17,11 @@ use crate::node::MAX_WEIGHT;
 pub const MAX_SHARDS: usize = 1 << 16;
 /// The largest entry estimate (and so bucket count) a cache may be built for: 2^30.
 pub const MAX_ESTIMATED_ENTRIES: usize = 1 << 30;
+
+/// The largest default estimate, 2^22 (32 MiB of bucket heads): a cache with a huge or
+/// "unbounded" capacity does not allocate buckets for entries it may never hold. Caches
+/// that really hold more pass [`CacheBuilder::estimated_entries`].
+const DEFAULT_ESTIMATE_CAP: u64 = 1 << 22;
 /// Entries per shard below which a default-configured cache uses fewer shards, so that
 /// small caches are exact (one shard: exact CLOCK order).
 const MIN_ENTRIES_PER_SHARD: u64 = 64;
@@ -107,7 +112,8 @@ impl<K, V, S> CacheBuilder<K, V, S> {
     }
 
     /// How many entries the cache is expected to hold; sizes the bucket arrays, which
-    /// never grow. Default: the capacity for count-bounded caches, `max_weight / 1024`
+    /// never grow (more entries than buckets means longer chains: slower, never wrong).
+    /// Default: the capacity for count-bounded caches, up to 4,194,304; `max_weight / 1024`
     /// (clamped to 1,024..=4,194,304) for weighed ones.
     pub fn estimated_entries(mut self, entries: usize) -> Self {
         self.estimated_entries = Some(entries);
@@ -280,8 +286,8 @@ impl<K, V, S> CacheBuilder<K, V, S> {
     fn estimate(&self, capacity: u64) -> Result<usize, BuildError> {
         let estimate = match (self.estimated_entries, self.weigher.is_some()) {
             (Some(e), _) => e,
-            (None, false) => capacity.min(MAX_ESTIMATED_ENTRIES as u64) as usize,
-            (None, true) => (capacity / 1024).clamp(1024, 1 << 22) as usize,
+            (None, false) => capacity.min(DEFAULT_ESTIMATE_CAP) as usize,
+            (None, true) => (capacity / 1024).clamp(1024, DEFAULT_ESTIMATE_CAP) as usize,
         };
         if estimate > MAX_ESTIMATED_ENTRIES {
             return Err(BuildError::EstimateTooLarge {
