@@ -180,6 +180,32 @@ where
         self.core.lookup(key, true, V::clone)
     }
 
+    /// The value for `key` and its remaining time to live (`None`: never expires), read
+    /// from one entry, so a concurrent replacement cannot pair one entry's value with the
+    /// other's TTL. Marks the entry used, like [`Cache::get`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let cache = clockwheel::Cache::<&str, u32>::with_capacity(10).unwrap();
+    /// cache.insert_with_ttl("a", 1, Some(Duration::from_secs(60)));
+    /// let (value, ttl) = cache.get_with_ttl("a").unwrap();
+    /// assert_eq!(value, 1);
+    /// assert!(ttl.unwrap() <= Duration::from_secs(60));
+    /// ```
+    pub fn get_with_ttl<Q>(&self, key: &Q) -> Option<(V, Option<Duration>)>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+        V: Clone,
+    {
+        let (value, deadline) = self
+            .core
+            .lookup_node(key, true, |node| (node.value.clone(), node.deadline()))?;
+        // The read found it live, so a deadline that passed since reads as zero left.
+        let left = self.core.time_left(deadline).unwrap_or(Some(Duration::ZERO));
+        Some((value, left))
+    }
+
     /// The value for `key` without marking it used and without counting a hit or miss.
     pub fn peek<Q>(&self, key: &Q) -> Option<V>
     where

@@ -58,6 +58,8 @@ pub(crate) struct CacheCore<K, V, S> {
     /// Time-to-idle: a hit on an expiring entry moves its deadline to `now + tti`.
     pub(crate) time_to_idle: Option<Duration>,
     pub(crate) collector: Collector,
+    /// Loads in flight (single-flight loaders only; off the hot path, see `flight/`).
+    pub(crate) flights: crate::flight::Flights<K, V>,
 }
 
 /// What the builder decided; see `crate::builder`.
@@ -97,6 +99,7 @@ impl<K, V, S> CacheCore<K, V, S> {
             default_ttl: config.default_ttl,
             time_to_idle: config.time_to_idle,
             collector: Collector::default(),
+            flights: crate::flight::Flights::new(),
         }
     }
 
@@ -155,6 +158,21 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
+        self.lookup_node(key, touch, |node| read(&node.value))
+    }
+
+    /// [`Self::lookup`], handing `read` the whole live node (value and deadline at once).
+    #[inline]
+    pub(crate) fn lookup_node<Q, R>(
+        &self,
+        key: &Q,
+        touch: bool,
+        read: impl FnOnce(&Node<K, V>) -> R,
+    ) -> Option<R>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
         let hash = self.hash(key);
         let shard_idx = self.shard_index(hash);
         let bucket = self.bucket(shard_idx, hash);
@@ -174,7 +192,7 @@ where
                 if touch {
                     self.count(Counter::Hit);
                 }
-                Some(read(&node.value))
+                Some(read(node))
             }
             None => {
                 if touch {
@@ -221,7 +239,13 @@ where
         let bucket = self.bucket(self.shard_index(hash), hash);
         let guard = self.pin();
         let node = table::find(bucket.load(Ordering::Acquire, &guard), key, &guard)?;
-        match node.deadline() {
+        self.time_left(node.deadline())
+    }
+
+    /// `Some(None)` for an entry that never expires, `Some(Some(left))` for one that
+    /// expires later, `None` for one already past its deadline.
+    pub(crate) fn time_left(&self, deadline: u64) -> Option<Option<Duration>> {
+        match deadline {
             NEVER => Some(None),
             deadline => {
                 let now = self.time.now();

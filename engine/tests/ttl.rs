@@ -261,3 +261,20 @@ fn cleaner_thread_reclaims_and_stops_on_drop() {
     drop(c);
     drop(weak_probe); // joins the cleaner; a hang here fails the test by timeout
 }
+
+#[test]
+fn get_with_ttl_reads_value_and_time_left_of_one_entry() {
+    let (c, mock, _) = cache(10, 1, Some(secs(300)));
+    c.insert(1, 10);
+    c.insert_with_ttl(2, 20, None);
+    mock.increment(secs(100));
+    assert_eq!(c.get_with_ttl(&1), Some((10, Some(secs(200)))));
+    assert_eq!(c.get_with_ttl(&2), Some((20, None)));
+    c.insert_with_ttl(1, 11, Some(secs(5)));
+    assert_eq!(c.get_with_ttl(&1), Some((11, Some(secs(5)))));
+    mock.increment(secs(5));
+    assert_eq!(c.get_with_ttl(&1), None);
+    assert_eq!(c.stats().hits, 3);
+    assert_eq!(c.stats().misses, 1);
+    c.validate().unwrap();
+}
