@@ -70,20 +70,16 @@ impl EngineConfig {
     }
 }
 
-/// The value and remaining lifetime of `key`'s entry.
-///
-/// The engine reads the two separately; if the entry expires or is replaced
-/// between the reads the lifetime reported is the newer entry's, or zero when
-/// it is gone (a zero lifetime makes a composite skip promotion).
+/// `get` plus the entry's remaining lifetime, both read from the same entry
+/// (`Cache::get_with_ttl`), so a concurrent replacement cannot mix them up.
 pub(crate) fn get_with_ttl<V>(cache: &Cache<String, V>, key: &str) -> Option<(V, EntryTtl)>
 where
     V: Clone + Send + Sync + 'static,
 {
-    let value = cache.get(key)?;
-    let ttl = match cache.remaining_ttl(key) {
-        Some(Some(left)) => EntryTtl::Expires(left),
-        Some(None) => EntryTtl::Never,
-        None => EntryTtl::Expires(Duration::ZERO),
+    let (value, left) = cache.get_with_ttl(key)?;
+    let ttl = match left {
+        Some(left) => EntryTtl::Expires(left),
+        None => EntryTtl::Never,
     };
     Some((value, ttl))
 }
