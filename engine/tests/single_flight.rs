@@ -313,3 +313,69 @@ fn a_dropped_waiter_leaves_the_others_working() {
     assert_eq!(poll_once(leader.as_mut()), Poll::Ready(4));
     assert_eq!(poll_once(stayer.as_mut()), Poll::Ready(4));
 }
+
+// ---- Each cache owns its in-flight table -------------------------------------------
+
+#[test]
+fn caches_of_one_type_do_not_share_flights() {
+    let (a, b) = (cache(), cache());
+    let v = a.get_or_insert_with(1, || {
+        assert_eq!((a.load_waiters(&1), b.load_waiters(&1)), (Some(0), None));
+        // Would wait for itself if the two caches shared a record for key 1.
+        b.get_or_insert_with(1, || 2) + 1
+    });
+    assert_eq!((v, b.get(&1)), (3, Some(2)));
+}
+
+#[test]
+fn a_leaked_leader_keeps_neither_the_cache_nor_its_values_alive() {
+    let cache = Cache::<u64, Arc<u64>>::with_capacity(10)
+        .unwrap()
+        .to_async();
+    let value = Arc::new(7);
+    let stored = Arc::downgrade(&value);
+    futures::executor::block_on(cache.insert(0, value));
+    let go = Arc::new(AtomicBool::new(false));
+    let mut leader =
+        Box::pin(cache.get_or_insert_with(1, async { Arc::new(Gate { go, value: 1 }.await) }));
+    assert!(poll_once(leader.as_mut()).is_pending());
+    std::mem::forget(leader); // its `Lead` guard never runs
+    assert_eq!(cache.load_waiters(&1), Some(0));
+    drop(cache);
+    assert!(stored.upgrade().is_none(), "the cache was not freed");
+}
+
+#[test]
+fn a_waiter_armed_with_a_timeout_does_not_keep_the_cache_alive() {
+    let cache = Cache::<u64, Arc<u64>>::with_capacity(10)
+        .unwrap()
+        .to_async();
+    let go = Arc::new(AtomicBool::new(false));
+    let mut leader = Box::pin(cache.get_or_insert_with(1, async {
+        Arc::new(
+            Gate {
+                go: go.clone(),
+                value: 5,
+            }
+            .await,
+        )
+    }));
+    assert!(poll_once(leader.as_mut()).is_pending());
+    // The waiter arms the timer thread with an hour-long deadline.
+    let options = LoadOptions::default().with_timeout(Duration::from_secs(3600));
+    let load = cache.try_get_or_insert_with_options(1, options, async { Ok::<_, ()>(Arc::new(0)) });
+    let mut waiter = Box::pin(load);
+    assert!(poll_once(waiter.as_mut()).is_pending());
+    go.store(true, SeqCst);
+    let loaded = match poll_once(leader.as_mut()) {
+        Poll::Ready(v) => Arc::downgrade(&v),
+        Poll::Pending => panic!("the leader's loader is ready"),
+    };
+    assert!(matches!(poll_once(waiter.as_mut()), Poll::Ready(Ok(v)) if *v == 5));
+    drop((leader, waiter));
+    drop(cache);
+    assert!(
+        loaded.upgrade().is_none(),
+        "the loaded value outlived its cache"
+    );
+}

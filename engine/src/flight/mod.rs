@@ -16,9 +16,12 @@
 //! `Arc<E>` (so `E` needs no `Clone`); a waiter whose loader has a different error type
 //! cannot receive it and loads instead.
 //!
-//! The table that tracks flights is described in `table.rs`: mutex-guarded shards, which
-//! only misses with a loader touch. The hit path is the engine's lock-free `get`.
+//! Each cache tracks its flights in its own table ([`Flights`], a field of the cache's
+//! core, described in `table.rs`): mutex-guarded shards that only misses with a loader
+//! touch. The hit path is the engine's lock-free `get`. The one process-wide piece is
+//! the timer thread of `timer.rs`, which wakes async callers at their load timeouts.
 
+mod record;
 mod table;
 mod timer;
 mod wait;
@@ -31,7 +34,7 @@ use std::time::{Duration, Instant};
 
 use crate::cache::Cache;
 
-pub(crate) use self::table::{join, waiters, Role};
+pub(crate) use self::table::{join, waiters, Flights, Role};
 pub(crate) use self::wait::{next, Loading, Next, WaitFlight};
 
 /// Options for one load: a timeout and the TTL of the loaded entry.
@@ -172,7 +175,8 @@ where
 {
     /// How many callers have joined the in-flight load of `key` as waiters (callers
     /// that missed while another caller was loading it), or `None` if no load of `key`
-    /// is in flight. A snapshot, for metrics and tests; it takes a table shard's lock.
+    /// is in flight. A snapshot, for metrics and tests; it takes one shard lock of this
+    /// cache's in-flight table.
     ///
     /// ```
     /// let cache = clockwheel::Cache::<u32, u32>::with_capacity(10).unwrap();

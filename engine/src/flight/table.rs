@@ -1,10 +1,11 @@
-//! The in-flight table and its records.
+//! A cache's in-flight table ([`Flights`]) and the leader's guard ([`Lead`]).
 //!
 //! **Off the hot path, so locks are acceptable here.** Only a miss that comes with a
-//! loader touches this table; hits never do. The table is process-wide, split into
-//! [`SHARDS`] mutex-guarded maps chosen by (cache, key hash), so loads of different keys
-//! rarely contend. Each shard maps a cache's identity to that cache's
-//! `HashMap<K, Arc<Flight<V>>>`, created with its first load and removed with its last.
+//! loader touches the table; hits, plain misses and every other operation never do (the
+//! hit path stays the engine's lock-free `get`). Each cache owns its table, a field of
+//! its core, split into [`SHARDS`] mutex-guarded `HashMap<K, Arc<Flight<V>>>`s chosen by
+//! the key's hash, so loads of different keys rarely contend. The shards are allocated
+//! by the cache's first load with a loader: a cache that never loads pays one pointer.
 //!
 //! Invariants:
 //! - A record is in the table exactly while its leader has not settled it; the leader's
@@ -12,210 +13,72 @@
 //!   included (`Drop` settles it as abandoned).
 //! - A loaded value is inserted into the cache *before* its record leaves the table, so a
 //!   caller that finds no record and then re-checks the cache sees the value.
-//! - A record keeps its cache's core alive, so the core's address names the cache for as
-//!   long as the cache has records (even a leaked leader cannot let it be reused).
+//! - The table lives and dies with its cache: a `Lead` borrows the cache, and records
+//!   hold no reference back to it, so neither a waiter nor a leaked leader keeps a
+//!   cache alive (a leaked leader's waiters wait for it forever, as they would for a
+//!   loader that never returns).
 //! - No user code (loader, `Clone` of a value, waker) runs while a shard lock is held,
 //!   except the key's `Hash`/`Eq`/`Clone` in the map itself; locks ignore poison, and a map
 //!   left mid-operation by a panicking `Hash` is at worst missing a record.
 
-use std::any::{Any, TypeId};
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hash};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
-use std::task::{Context, Poll, Waker};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
 
+use super::record::{lock, Flight, Settled};
 use crate::cache::Cache;
 
-/// Shards of the process-wide in-flight table.
-const SHARDS: usize = 64;
+/// log2 of [`SHARDS`].
+const SHARD_BITS: u32 = 6;
 
-/// Locks, ignoring poison: see the module invariants.
-pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+/// Shards of one cache's in-flight table (64: enough that a thousand concurrent misses
+/// spread over many keys rarely share a lock, at about 3.5 KiB once allocated).
+const SHARDS: usize = 1 << SHARD_BITS;
+
+type Shard<K, V> = Mutex<HashMap<K, Arc<Flight<V>>>>;
+
+/// One cache's loads in flight: key → the record its waiters wait on.
+///
+/// Constructible for any `K` and `V` (no bounds), so the core can always hold one.
+pub(crate) struct Flights<K, V> {
+    /// Allocated on first use by [`Flights::shard`].
+    shards: OnceLock<Box<[Shard<K, V>]>>,
 }
 
-/// How a flight ended, as every waiter sees it.
-pub(crate) enum Settled<V> {
-    /// The loader's value (also inserted into the cache).
-    Loaded(V),
-    /// The loader's error, type-erased: waiters of the same error type get it.
-    Failed(Arc<dyn Any + Send + Sync>),
-    /// The leader was cancelled or panicked: waiters go back and one of them leads.
-    Abandoned,
-}
-
-impl<V: Clone> Clone for Settled<V> {
-    fn clone(&self) -> Self {
-        match self {
-            Settled::Loaded(v) => Settled::Loaded(v.clone()),
-            Settled::Failed(e) => Settled::Failed(Arc::clone(e)),
-            Settled::Abandoned => Settled::Abandoned,
-        }
+impl<K, V> Default for Flights<K, V> {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
-struct State<V> {
-    /// `None` while the load is in flight; set once, never unset.
-    outcome: Option<Settled<V>>,
-    /// Async waiters' wakers, one slot per waiter; drained when the outcome is set.
-    wakers: Vec<Option<Waker>>,
-}
-
-/// One key's load in flight: the outcome cell that waiters block or park on.
-pub(crate) struct Flight<V> {
-    state: Mutex<State<V>>,
-    /// Signalled (all) when the outcome is set, for blocking waiters.
-    settled: Condvar,
-    /// Callers that joined as waiters (incremented under the shard lock; diagnostic).
-    joined: AtomicUsize,
-    /// Keeps the cache's core, and so its address, alive (see the module invariants).
-    _cache: Arc<dyn Any + Send + Sync>,
-}
-
-impl<V: Clone> Flight<V> {
-    fn new(cache: Arc<dyn Any + Send + Sync>) -> Self {
-        Flight {
-            state: Mutex::new(State {
-                outcome: None,
-                wakers: Vec::new(),
-            }),
-            settled: Condvar::new(),
-            joined: AtomicUsize::new(0),
-            _cache: cache,
+impl<K, V> Flights<K, V> {
+    /// An empty table that allocates nothing until the first load.
+    pub(crate) const fn new() -> Self {
+        Flights {
+            shards: OnceLock::new(),
         }
     }
 
-    /// Blocks until the flight settles or `deadline` passes (`None`: timed out).
-    pub(crate) fn wait_blocking(&self, deadline: Option<Instant>) -> Option<Settled<V>> {
-        let mut state = lock(&self.state);
-        loop {
-            if let Some(outcome) = &state.outcome {
-                return Some(outcome.clone());
-            }
-            state = match deadline {
-                None => self
-                    .settled
-                    .wait(state)
-                    .unwrap_or_else(PoisonError::into_inner),
-                Some(at) => {
-                    let left = at.checked_duration_since(Instant::now())?;
-                    let woken = self.settled.wait_timeout(state, left);
-                    woken.unwrap_or_else(PoisonError::into_inner).0
-                }
-            };
-        }
+    /// The shard of a key whose hash (by the cache's hasher) is `hash`, allocating the
+    /// shards on first use.
+    fn shard(&self, hash: u64) -> &Shard<K, V> {
+        let shards = self
+            .shards
+            .get_or_init(|| (0..SHARDS).map(|_| Mutex::default()).collect());
+        &shards[index(hash)]
     }
 
-    /// The outcome if settled; otherwise registers `cx`'s waker in `slot` (allocating
-    /// the slot on first use) and returns `Pending`.
-    pub(crate) fn poll_settled(
-        &self,
-        slot: &mut Option<usize>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Settled<V>> {
-        let mut state = lock(&self.state);
-        if let Some(outcome) = &state.outcome {
-            return Poll::Ready(outcome.clone());
-        }
-        let waker = Some(cx.waker().clone());
-        match *slot {
-            Some(i) => state.wakers[i] = waker,
-            None => {
-                *slot = Some(state.wakers.len());
-                state.wakers.push(waker);
-            }
-        }
-        Poll::Pending
-    }
-
-    /// Forgets a waiter's waker (the waiter was dropped before the flight settled).
-    pub(crate) fn unregister(&self, slot: usize) {
-        let mut state = lock(&self.state);
-        // Once settled the slots were drained and are never reused: nothing to do.
-        if state.outcome.is_none() {
-            state.wakers[slot] = None;
-        }
-    }
-
-    /// Sets the outcome and wakes every waiter, blocking and async.
-    fn settle(&self, outcome: Settled<V>) {
-        let wakers = {
-            let mut state = lock(&self.state);
-            state.outcome = Some(outcome);
-            std::mem::take(&mut state.wakers)
-        };
-        self.settled.notify_all();
-        wakers.into_iter().flatten().for_each(Waker::wake);
+    /// Like [`shard`](Self::shard), but `None` (and no allocation) if nothing was loaded.
+    fn existing_shard(&self, hash: u64) -> Option<&Shard<K, V>> {
+        self.shards.get().map(|shards| &shards[index(hash)])
     }
 }
 
-/// One cache's records in one shard.
-type Records<K, V> = HashMap<K, Arc<Flight<V>>>;
-
-/// A cache's identity in the table: its core's address and its records' type.
-type CacheId = (usize, TypeId);
-
-type Shard = Mutex<HashMap<CacheId, Box<dyn Any + Send>>>;
-
-fn shards() -> &'static [Shard] {
-    static TABLE: OnceLock<Box<[Shard]>> = OnceLock::new();
-    TABLE.get_or_init(|| (0..SHARDS).map(|_| Shard::default()).collect())
-}
-
-/// Where a key's record lives.
-struct Place {
-    shard: usize,
-    id: CacheId,
-}
-
-impl Place {
-    fn of<K, V, S>(cache: &Cache<K, V, S>, key: &K) -> Place
-    where
-        K: Hash + Eq + Send + Sync + 'static,
-        V: Send + Sync + 'static,
-        S: BuildHasher,
-    {
-        let address = Arc::as_ptr(&cache.core) as *const () as usize;
-        let mixed = (cache.core.hash(key) ^ address as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        Place {
-            shard: (mixed >> 58) as usize % SHARDS,
-            id: (address, TypeId::of::<Records<K, V>>()),
-        }
-    }
-
-    /// Runs `f` on the key's record, if this cache has one in flight.
-    fn find<K, V, R>(&self, key: &K, f: impl FnOnce(&Flight<V>) -> R) -> Option<R>
-    where
-        K: Hash + Eq + Send + 'static,
-        V: Send + Sync + 'static,
-    {
-        let shard = lock(&shards()[self.shard]);
-        let records = shard.get(&self.id)?.downcast_ref::<Records<K, V>>()?;
-        records.get(key).map(|flight| f(flight))
-    }
-
-    /// Runs `f` on this cache's records in this shard, creating them if absent and
-    /// removing them if `f` leaves them empty.
-    fn with<K, V, R>(&self, f: impl FnOnce(&mut Records<K, V>) -> R) -> R
-    where
-        K: Hash + Eq + Send + 'static,
-        V: Send + Sync + 'static,
-    {
-        let mut shard = lock(&shards()[self.shard]);
-        let entry = shard
-            .entry(self.id)
-            .or_insert_with(|| Box::new(Records::<K, V>::new()));
-        let records = entry
-            .downcast_mut::<Records<K, V>>()
-            .expect("records are keyed by their own TypeId");
-        let result = f(records);
-        if records.is_empty() {
-            shard.remove(&self.id);
-        }
-        result
-    }
+/// A shard index from the top bits of the mixed hash (the core takes its own shard and
+/// bucket from the raw hash's top 16 and low bits; mixing decorrelates the three).
+fn index(hash: u64) -> usize {
+    (hash.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - SHARD_BITS)) as usize
 }
 
 /// How many callers have joined the key's load in flight as waiters; `None` if no load
@@ -226,7 +89,10 @@ where
     V: Send + Sync + 'static,
     S: BuildHasher,
 {
-    Place::of(cache, key).find(key, |f: &Flight<V>| f.joined.load(Ordering::Relaxed))
+    let core = &cache.core;
+    let shard = core.flights.existing_shard(core.hash(key))?;
+    let records = lock(shard);
+    records.get(key).map(|flight| flight.waiters())
 }
 
 /// What a caller that missed does next.
@@ -249,28 +115,22 @@ where
     V: Clone + Send + Sync + 'static,
     S: BuildHasher + Send + Sync + 'static,
 {
-    let place = Place::of(cache, key);
-    let started = place.with(|records: &mut Records<K, V>| match records.get(key) {
-        Some(flight) => {
-            flight.joined.fetch_add(1, Ordering::Relaxed);
-            Err(Arc::clone(flight))
-        }
-        None => {
-            let flight = Arc::new(Flight::new(cache.core.clone()));
-            records.insert(key.clone(), Arc::clone(&flight));
-            Ok(flight)
-        }
-    });
-    match started {
-        Err(flight) => Role::Wait(flight),
-        Ok(flight) => Role::Lead(Lead {
-            cache,
-            key: key.clone(),
-            flight,
-            place,
-            settled: false,
-        }),
+    let shard = cache.core.flights.shard(cache.core.hash(key));
+    let mut records = lock(shard);
+    if let Some(flight) = records.get(key) {
+        flight.add_waiter();
+        return Role::Wait(Arc::clone(flight));
     }
+    let flight = Arc::new(Flight::new());
+    records.insert(key.clone(), Arc::clone(&flight));
+    drop(records);
+    Role::Lead(Lead {
+        cache,
+        shard,
+        key: key.clone(),
+        flight,
+        settled: false,
+    })
 }
 
 /// The leader's duty to settle its flight: done by `finish_*`, or by `Drop` as
@@ -282,9 +142,10 @@ where
     S: BuildHasher + Send + Sync + 'static,
 {
     cache: &'a Cache<K, V, S>,
+    /// The shard holding the record (in `cache`'s own table).
+    shard: &'a Shard<K, V>,
     key: K,
     flight: Arc<Flight<V>>,
-    place: Place,
     settled: bool,
 }
 
@@ -324,12 +185,15 @@ where
         if std::mem::replace(&mut self.settled, true) {
             return;
         }
-        let (key, flight) = (&self.key, &self.flight);
-        self.place.with(|records: &mut Records<K, V>| {
-            if records.get(key).is_some_and(|f| Arc::ptr_eq(f, flight)) {
-                records.remove(key);
-            }
-        });
+        let removed = {
+            let mut records = lock(self.shard);
+            let ours = records
+                .get(&self.key)
+                .is_some_and(|f| Arc::ptr_eq(f, &self.flight));
+            // Taken out to drop after the lock: the removed key's `Drop` is user code.
+            ours.then(|| records.remove_entry(&self.key))
+        };
+        drop(removed);
         self.flight.settle(outcome);
     }
 }

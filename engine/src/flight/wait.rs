@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
-use super::table::{Flight, Settled};
+use super::record::{Flight, Settled};
 use super::timer::Alarm;
 use super::LoadError;
 
