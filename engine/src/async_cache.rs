@@ -2,7 +2,8 @@
 //!
 //! Runtime-agnostic: nothing here depends on an executor. The engine never blocks, so
 //! every operation's future completes on its first poll; only the loaders wait, by
-//! parking their task's waker in the key's in-flight record (see `flight/`).
+//! parking their task's waker in the key's record in the cache's in-flight table (see
+//! `flight/`).
 
 use std::borrow::Borrow;
 use std::convert::Infallible;

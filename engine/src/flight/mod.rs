@@ -56,8 +56,9 @@ pub struct LoadOptions {
     ///
     /// - Waiting for another caller's load: a blocking caller waits with
     ///   `Condvar::wait_timeout`; an async caller is woken at the deadline by a
-    ///   process-wide timer thread (started by the first async load with a timeout), so
-    ///   the timeout works under any executor. On timeout the load goes on for the others.
+    ///   process-wide timer thread (started when an async load with a timeout has to
+    ///   wait, gone again a second after the last such wait), so the timeout works under
+    ///   any executor. On timeout the load goes on for the others.
     /// - Leading the load: an async loader is dropped (cancelled) at the deadline and a
     ///   waiter takes over; a blocking loader is a plain closure that cannot be
     ///   interrupted, so it runs to completion and its value is returned and cached.
