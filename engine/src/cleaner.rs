@@ -1,6 +1,8 @@
 //! The optional background cleaner: a thread that advances every shard's timing wheel
 //! each `cleanup_interval`, so expired entries are reclaimed even when nobody touches the
 //! cache. It holds only a `Weak` reference, and the cache's `Drop` stops and joins it.
+//! Loom models drive expiry by hand, so under `clockwheel_loom` no cleaner is spawned.
+#![cfg_attr(clockwheel_loom, allow(dead_code))]
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
