@@ -58,6 +58,36 @@
 //! writes, by [`Cache::run_pending_tasks`], and by an optional background thread
 //! ([`CacheBuilder::cleanup_interval`]) that stops when the cache is dropped.
 //!
+//! # Loading without a thundering herd
+//!
+//! [`Cache::get_or_insert_with`] and [`Cache::try_get_or_insert_with`] (and their `async`
+//! versions on [`AsyncCache`]) run the loader once for any number of concurrent misses
+//! on one key; every caller gets its value, or the same error (errors are not cached).
+//! If the caller running the loader panics or, in async code, is cancelled, a waiter
+//! takes the load over. A hit is a plain lock-free `get`; only misses touch the per-cache
+//! table of loads in flight.
+//!
+//! ```
+//! let cache = clockwheel::Cache::<String, String>::with_capacity(1_000)?;
+//! let body = cache.get_or_insert_with("s3v:model:Product:1".to_string(), || {
+//!     "{\"name\": \"lamp\"}".to_string() // fetch from S3
+//! });
+//! assert_eq!(cache.get("s3v:model:Product:1"), Some(body));
+//! # Ok::<(), clockwheel::BuildError>(())
+//! ```
+//!
+//! [`AsyncCache`] is the same cache seen through `async fn`s, for any executor (the crate
+//! depends on none): `cache.to_async()` and `async_cache.to_sync()` share one instance.
+//!
+//! # The S3verless surface
+//!
+//! For services coming from the S3verless caching guide, [`backends`] offers its
+//! backends over this one engine, behind the object-safe async [`CacheBackend`] trait:
+//! [`InMemoryCache`] (FIFO at `max_size`), [`LruCache`] (CLOCK) and [`CompositeCache`]
+//! (tiers, promoting with the entry's remaining TTL); [`CacheKeyBuilder`] produces keys
+//! byte-identical to the Python reference's, so both languages can share a cache tier.
+//! `docs/guide.md` is the guide rewritten for Rust.
+//!
 //! # How it works
 //!
 //! - **Table.** The cache is split into shards, each a fixed array of bucket chains. A
