@@ -1,0 +1,456 @@
+//! Memory tests with a counting global allocator: the heap stays bounded under churn
+//! (evictions, removals, replacements, short TTLs), every entry is accounted for, and
+//! dropping a cache gives its memory back. Also prints the bytes per entry of a
+//! `u64 -> u64` cache (informational; the benches measure it formally).
+//!
+//! Removed entries are freed through crossbeam-epoch, whose garbage waits in thread-local
+//! bags until the epoch advances; these tests check that this garbage stays bounded.
+//! Every test takes `SERIAL`, so no two of them count each other's allocations.
+//! Release builds run millions of operations (`.ci/stress`); debug builds a fiftieth.
+
+mod churn;
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicI64, AtomicIsize, AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread;
+use std::time::Duration;
+
+use churn::{scaled, Rng};
+use clockwheel::{Cache, RemovalCause};
+use quanta::{Clock, Mock};
+
+/// `System`, counting the bytes currently allocated.
+struct Counting;
+
+static LIVE: AtomicIsize = AtomicIsize::new(0);
+
+// SAFETY: every method forwards to `System` with the caller's arguments unchanged, so
+// `System`'s guarantees carry over; the counter is bookkeeping only.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: forwarded contract (non-zero size is the caller's obligation).
+        let p = unsafe { System.alloc(layout) };
+        if !p.is_null() {
+            LIVE.fetch_add(layout.size() as isize, Relaxed);
+        }
+        p
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: as in `alloc`.
+        let p = unsafe { System.alloc_zeroed(layout) };
+        if !p.is_null() {
+            LIVE.fetch_add(layout.size() as isize, Relaxed);
+        }
+        p
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` came from this allocator (so from `System`) with `layout`.
+        unsafe { System.dealloc(ptr, layout) };
+        LIVE.fetch_sub(layout.size() as isize, Relaxed);
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: forwarded contract, as in `dealloc`.
+        let p = unsafe { System.realloc(ptr, layout, new_size) };
+        if !p.is_null() {
+            LIVE.fetch_add(new_size as isize - layout.size() as isize, Relaxed);
+        }
+        p
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+/// Bytes allocated right now, by every thread of this process.
+fn live() -> i64 {
+    LIVE.load(Relaxed) as i64
+}
+
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn serial() -> MutexGuard<'static, ()> {
+    SERIAL
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Advances the global epoch on this thread until every garbage bag has been freed: what
+/// a process eventually does on its own as its threads pin. Each flush frees at most 8
+/// bags of 64 objects, so a large backlog takes many; stops once 64 flushes in a row
+/// bring the heap no lower than it has been (collecting itself defers the queue's own
+/// cells, so the heap wobbles by a few bytes forever).
+fn settle_epoch() {
+    let (mut lowest, mut quiet) = (live(), 0);
+    for _ in 0..10_000_000 {
+        crossbeam_epoch::pin().flush();
+        let now = live();
+        if now < lowest {
+            (lowest, quiet) = (now, 0);
+        } else if quiet == 64 {
+            return;
+        } else {
+            quiet += 1;
+        }
+    }
+    panic!("the epoch garbage never settled");
+}
+
+/// Values own heap memory, so a value that is never dropped shows up in the count.
+type Val = Arc<[u64; 8]>;
+
+/// Measures the heap every `every` operations (counted across threads) and remembers
+/// the highest reading.
+struct Sampler {
+    every: u64,
+    ops: AtomicU64,
+    max: AtomicI64,
+}
+
+/// Ops a thread performs between reports to the [`Sampler`].
+const BATCH: u64 = 500;
+
+impl Sampler {
+    fn new() -> Self {
+        Sampler {
+            every: scaled(100_000).max(BATCH),
+            ops: AtomicU64::new(0),
+            max: AtomicI64::new(i64::MIN),
+        }
+    }
+
+    /// Called every `BATCH` ops by each thread.
+    fn tick(&self) {
+        let before = self.ops.fetch_add(BATCH, Relaxed);
+        if (before + BATCH) / self.every != before / self.every {
+            let now = live();
+            self.max.fetch_max(now, Relaxed);
+            if std::env::var_os("CLOCKWHEEL_MEMORY_TRACE").is_some() {
+                eprintln!("{} ops: {now} B", before + BATCH);
+            }
+        }
+    }
+}
+
+/// Heap readings of a churn run, in bytes above the heap before the cache existed.
+#[derive(Debug)]
+struct Heap {
+    /// After the warm-up round, with the epoch settled.
+    warm: i64,
+    /// The highest reading sampled while the threads ran.
+    max_running: i64,
+    /// The highest reading after a round, with the epoch settled.
+    max_settled: i64,
+}
+
+impl Heap {
+    fn running_ratio(&self) -> f64 {
+        self.max_running as f64 / self.warm as f64
+    }
+
+    fn settled_ratio(&self) -> f64 {
+        self.max_settled as f64 / self.warm as f64
+    }
+
+    /// The engine's own structures (live entries, dead nodes awaiting the hand or
+    /// compaction, timers, queues) stay within 3x of the warm heap; the heap sampled
+    /// while threads run, which also holds the garbage the epoch has not yet freed,
+    /// stays within `running_factor` of it.
+    fn assert_bounded(&self, running_factor: f64) {
+        assert!(
+            self.settled_ratio() <= 3.0,
+            "settled heap grew to {:.2}x its warm size: {self:?}",
+            self.settled_ratio()
+        );
+        assert!(
+            self.running_ratio() <= running_factor,
+            "running heap grew to {:.2}x its warm size: {self:?}",
+            self.running_ratio()
+        );
+    }
+}
+
+/// Rounds after the warm-up; the epoch is settled and the heap read between rounds.
+const ROUNDS: u64 = 8;
+
+/// Runs `round` once to warm up, then `ROUNDS` more times, each on `threads` threads
+/// (`round(thread, sampler)`), reading the heap as described on [`Heap`].
+fn measure_rounds(threads: u64, before: i64, round: impl Fn(u64, &Sampler) + Sync) -> Heap {
+    let run_round = || {
+        let sampler = Sampler::new();
+        thread::scope(|s| {
+            for t in 0..threads {
+                let (round, sampler) = (&round, &sampler);
+                s.spawn(move || round(t, sampler));
+            }
+        });
+        sampler.max.load(Relaxed)
+    };
+    run_round();
+    settle_epoch();
+    let warm = live() - before;
+    let (mut max_running, mut max_settled) = (warm, warm);
+    for _ in 0..ROUNDS {
+        max_running = max_running.max(run_round() - before);
+        settle_epoch();
+        max_settled = max_settled.max(live() - before);
+    }
+    Heap {
+        warm,
+        max_running,
+        max_settled,
+    }
+}
+
+// ------------------------------------------------------------------ steady state
+
+/// One churn thread: inserts, reads, removes and replaces over `universe` keys.
+fn churn(cache: &Cache<u64, Val>, seed: u64, ops: u64, universe: u64, sampler: &Sampler) {
+    let mut rng = Rng::new(seed);
+    for i in 1..=ops {
+        let key = rng.below(universe);
+        match rng.below(100) {
+            0..=59 => {
+                cache.insert(key, Arc::new([key; 8]));
+            }
+            60..=84 => {
+                if let Some(v) = cache.get(&key) {
+                    assert_eq!(v[0], key);
+                }
+            }
+            _ => {
+                cache.remove(&key);
+            }
+        }
+        if i % BATCH == 0 {
+            sampler.tick();
+        }
+    }
+}
+
+/// Churns a cache of `capacity` over `universe` keys with `threads` threads, `ops` ops
+/// in all after the warm-up.
+fn steady_state(capacity: u64, universe: u64, threads: u64, ops: u64) -> (Heap, Cache<u64, Val>) {
+    settle_epoch();
+    let before = live();
+    let cache: Cache<u64, Val> = Cache::with_capacity(capacity).unwrap();
+    let per_thread = ops / ROUNDS / threads;
+    let seeds = AtomicU64::new(1);
+    let heap = measure_rounds(threads, before, |_, sampler| {
+        let seed = seeds.fetch_add(1, Relaxed);
+        churn(&cache, seed, per_thread, universe, sampler)
+    });
+    cache.validate().unwrap();
+    (heap, cache)
+}
+
+/// The garbage crossbeam-epoch holds while threads run depends on how often a pinned
+/// thread is descheduled (the epoch cannot advance past it meanwhile): with more threads
+/// than cores it is several times the live set. Single-threaded it is negligible.
+const RUNNING_FACTOR_ONE_THREAD: f64 = 3.0;
+/// See [`RUNNING_FACTOR_ONE_THREAD`]: still catches garbage that is never collected while
+/// the workload runs (millions of operations would grow the heap by hundreds of times).
+const RUNNING_FACTOR_OVERSUBSCRIBED: f64 = 32.0;
+
+fn churn_test(name: &str, capacity: u64, universe: u64, ops: u64) {
+    for (threads, factor) in [
+        (1, RUNNING_FACTOR_ONE_THREAD),
+        (4, RUNNING_FACTOR_OVERSUBSCRIBED),
+    ] {
+        let (heap, cache) = steady_state(capacity, universe, threads, scaled(ops));
+        let s = cache.stats();
+        println!(
+            "{name}, {threads} thread(s): warm heap {} B ({} B/live entry), running max {:.2}x, settled max {:.2}x; {s:?}",
+            heap.warm,
+            heap.warm / s.len.max(1) as i64,
+            heap.running_ratio(),
+            heap.settled_ratio()
+        );
+        assert!(s.removals > 0 && s.replacements > 0, "{s:?}");
+        heap.assert_bounded(factor);
+        if capacity < universe {
+            assert!(s.evictions > 0, "{s:?}");
+        } else {
+            assert_eq!(s.evictions, 0, "{s:?}");
+        }
+    }
+}
+
+#[test]
+fn heap_stays_bounded_under_eviction_churn() {
+    let _serial = serial();
+    churn_test("eviction churn", 10_000, 100_000, 4_000_000);
+}
+
+/// Hazard 3: update and delete churn with no eviction pressure leaves dead nodes in the
+/// CLOCK queues; compaction must keep them bounded.
+#[test]
+fn heap_stays_bounded_under_update_churn_without_eviction() {
+    let _serial = serial();
+    churn_test("update churn", 100_000, 10_000, 2_000_000);
+}
+
+// ------------------------------------------------------------------ TTL churn
+
+/// Departures heard by the listener, by cause.
+#[derive(Default)]
+struct Departures {
+    expired: AtomicU64,
+    evicted: AtomicU64,
+    other: AtomicU64,
+}
+
+fn ttl_cache(clock: Clock, departures: &Arc<Departures>) -> Cache<u64, Val> {
+    let sink = Arc::clone(departures);
+    Cache::builder()
+        .max_capacity(5_000)
+        .clock(clock)
+        .eviction_listener(move |_k: &u64, _v: &Val, cause| {
+            let counter = match cause {
+                RemovalCause::Expired => &sink.expired,
+                RemovalCause::Evicted => &sink.evicted,
+                _ => &sink.other,
+            };
+            counter.fetch_add(1, Relaxed);
+        })
+        .build()
+        .unwrap()
+}
+
+/// Inserts `n` fresh keys (from `first`) with short random TTLs, a tenth of them an
+/// hour (so that evictions leave dead timers behind); no reads; mock time advances 10 us
+/// per insert; every 4096 inserts `run_pending_tasks`, otherwise writes drive the wheel.
+fn ttl_inserts(cache: &Cache<u64, Val>, mock: &Mock, first: u64, n: u64, sampler: &Sampler) {
+    let mut rng = Rng::new(first);
+    for key in first..first + n {
+        let ttl = if rng.chance(10) {
+            Duration::from_secs(3600)
+        } else {
+            Duration::from_micros(rng.between(1_000, 64_000))
+        };
+        cache.insert_with_ttl(key, Arc::new([key; 8]), Some(ttl));
+        mock.increment(Duration::from_micros(10));
+        if key % 4096 == 0 {
+            cache.run_pending_tasks();
+        }
+        if key % BATCH == 0 {
+            sampler.tick();
+        }
+    }
+}
+
+/// Issue 3: millions of inserts with short TTLs keep the heap bounded, and every entry
+/// is accounted for as expired, evicted or still live.
+#[test]
+fn ttl_churn_is_bounded_and_accounted_for() {
+    let _serial = serial();
+    settle_epoch();
+    let before = live();
+    let (clock, mock) = Clock::mock();
+    let departures = Arc::new(Departures::default());
+    let cache = ttl_cache(clock, &departures);
+    let per_thread = scaled(3_000_000) / (ROUNDS + 1) / 2;
+    let next = AtomicU64::new(0);
+    let heap = measure_rounds(2, before, |_, sampler| {
+        let first = next.fetch_add(per_thread, Relaxed);
+        ttl_inserts(&cache, &mock, first, per_thread, sampler)
+    });
+    cache.validate().unwrap();
+    let s = cache.stats();
+    println!(
+        "TTL churn: warm heap {} B, running max {:.2}x, settled max {:.2}x; {s:?}",
+        heap.warm,
+        heap.running_ratio(),
+        heap.settled_ratio()
+    );
+    heap.assert_bounded(RUNNING_FACTOR_OVERSUBSCRIBED);
+    assert_eq!(s.insertions, next.load(Relaxed), "every key was fresh");
+    assert_eq!(
+        s.insertions,
+        s.expirations + s.evictions + s.removals + s.len
+    );
+    assert_eq!(departures.expired.load(Relaxed), s.expirations);
+    assert_eq!(departures.evicted.load(Relaxed), s.evictions);
+    assert_eq!(departures.other.load(Relaxed), 0);
+    assert!(
+        s.expirations > s.insertions / 2,
+        "expiry must dominate: {s:?}"
+    );
+    assert!(s.evictions > 0, "long-TTL entries must be evicted: {s:?}");
+    drop(cache);
+    settle_epoch();
+    let leaked = live() - before;
+    assert!(
+        leaked.abs() < 64 << 10,
+        "{leaked} B still allocated after drop"
+    );
+}
+
+// ------------------------------------------------------------------ drop
+
+/// Hazard 11: dropping a cache that went through concurrent churn gives everything back
+/// (nodes still cached, timers, queues, tables) once the epoch has freed the garbage of
+/// the churn, which `Drop` flushes only partly (crossbeam frees at most 8 bags a flush).
+#[test]
+fn drop_returns_the_heap() {
+    let _serial = serial();
+    settle_epoch();
+    let before = live();
+    let cache: Cache<u64, Val> = Cache::builder()
+        .max_capacity(20_000)
+        .default_ttl(Duration::from_secs(3600))
+        .build()
+        .unwrap();
+    let sampler = Sampler::new();
+    thread::scope(|s| {
+        for seed in 0..4 {
+            let (cache, sampler) = (&cache, &sampler);
+            s.spawn(move || churn(cache, seed, scaled(250_000), 50_000, sampler));
+        }
+    });
+    let full = live() - before;
+    assert!(!cache.is_empty());
+    drop(cache);
+    let after_drop = live() - before;
+    settle_epoch();
+    let settled = live() - before;
+    println!("drop: {full} B with the cache, {after_drop} B right after drop, {settled} B once the epoch settled");
+    assert!(
+        settled.abs() < 64 << 10,
+        "{settled} B of {full} B still allocated after drop"
+    );
+}
+
+// ------------------------------------------------------------------ footprint
+
+/// Informational: the heap cost of a full cache of `u64 -> u64`, table included.
+#[test]
+fn bytes_per_entry_of_a_million_u64_entries() {
+    let _serial = serial();
+    let n: u64 = if cfg!(debug_assertions) {
+        100_000
+    } else {
+        1_000_000
+    };
+    settle_epoch();
+    let before = live();
+    let cache: Cache<u64, u64> = Cache::with_capacity(n).unwrap();
+    let empty = live() - before;
+    for i in 0..n {
+        cache.insert(i, i);
+    }
+    let full = live() - before;
+    assert_eq!(cache.len() as u64, n);
+    let per_entry = full as f64 / n as f64;
+    println!(
+        "footprint: {n} u64->u64 entries: {per_entry:.1} B/entry ({:.1} B/entry of it allocated empty)",
+        empty as f64 / n as f64
+    );
+    assert!(
+        per_entry >= 16.0,
+        "cannot store 16 B of data in {per_entry} B"
+    );
+}
