@@ -45,6 +45,8 @@ enum Command {
     Stats(StatsArgs),
     /// List the presets and their parameters.
     Presets,
+    /// Measure the replay machinery's own speed (generator, reader, policies).
+    Speed(crate::speed::SpeedArgs),
 }
 
 /// Where the requests come from, shared by every subcommand.
@@ -547,6 +549,7 @@ pub fn main() -> Result<()> {
         Some(Command::Generate(a)) => cmd_generate(a),
         Some(Command::Concurrent(a)) => crate::concurrent::run(a),
         Some(Command::Stats(a)) => cmd_stats(a),
+        Some(Command::Speed(a)) => crate::speed::run(a),
         Some(Command::Presets) => {
             cmd_presets();
             Ok(())

@@ -47,6 +47,61 @@ pub struct Generator {
     /// `(key, size)` of the object at each popularity position (empty for
     /// populations above [`TABLE_LIMIT`], which compute them per request).
     by_position: Vec<(u64, u32)>,
+    /// Popularity ranks drawn ahead (their own PRNG stream).
+    ahead: Lookahead,
+}
+
+/// Ranks drawn per block.
+const AHEAD: usize = 32;
+
+/// Zipf ranks drawn a block at a time from their own PRNG stream, each with
+/// the table entry it maps to under the shift at draw time. Independent
+/// samples and lookups in one loop let the CPU overlap their cache misses,
+/// which otherwise dominate generation; an entry is used only if the shift
+/// has not moved the rank to another position since it was drawn.
+struct Lookahead {
+    rng: Rng,
+    ranks: [u64; AHEAD],
+    positions: [u64; AHEAD],
+    entries: [(u64, u32); AHEAD],
+    next: usize,
+}
+
+impl Lookahead {
+    fn new(seed: u64) -> Self {
+        Lookahead {
+            rng: Rng::new(mix64(seed ^ 0x2A4E_5ED0)),
+            ranks: [0; AHEAD],
+            positions: [u64::MAX; AHEAD],
+            entries: [(0, 0); AHEAD],
+            next: AHEAD,
+        }
+    }
+
+    /// Draws the next block: ranks, their positions at `shift`, entries.
+    fn refill(&mut self, zipf: &Zipf, table: &[(u64, u32)], shift: u64) {
+        let n = zipf.len() as u64;
+        // Two passes, each of independent loads, so misses overlap.
+        for rank in &mut self.ranks {
+            *rank = zipf.sample(self.rng.f64()) as u64;
+        }
+        for i in 0..AHEAD {
+            let pos = wrap(self.ranks[i] + shift, n);
+            self.positions[i] = pos;
+            self.entries[i] = table.get(pos as usize).copied().unwrap_or((0, 0));
+        }
+        self.next = 0;
+    }
+}
+
+/// `x mod n` for `x < 2n`.
+#[inline]
+fn wrap(x: u64, n: u64) -> u64 {
+    if x >= n {
+        x - n
+    } else {
+        x
+    }
 }
 
 /// Largest population whose keys and sizes are tabulated up front (16 MiB).
@@ -87,6 +142,7 @@ impl Generator {
             until_scan: p.scan_every,
             until_flash: p.flash_every,
             by_position: Vec::new(),
+            ahead: Lookahead::new(p.seed),
             p,
         };
         if n <= TABLE_LIMIT {
@@ -215,10 +271,15 @@ impl Generator {
                 return self.at_position((self.flash_base + j) % n);
             }
         }
-        let rank = self.objects.sample(self.rng.f64()) as u64;
-        let mut pos = rank + self.shift as u64;
-        if pos >= n {
-            pos -= n;
+        if self.ahead.next == AHEAD {
+            let shift = self.shift as u64;
+            self.ahead.refill(&self.objects, &self.by_position, shift);
+        }
+        let i = self.ahead.next;
+        self.ahead.next += 1;
+        let pos = wrap(self.ahead.ranks[i] + self.shift as u64, n);
+        if pos == self.ahead.positions[i] && !self.by_position.is_empty() {
+            return self.ahead.entries[i];
         }
         self.at_position(pos)
     }

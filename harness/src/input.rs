@@ -84,17 +84,6 @@ impl TraceInput {
         }
     }
 
-    /// Whether the stream can carry INVALIDATE requests.
-    pub fn may_invalidate(&self) -> bool {
-        !matches!(
-            self,
-            TraceInput::File {
-                format: Format::Oracle | Format::Ibm,
-                ..
-            }
-        )
-    }
-
     /// Loads the trace into memory and fills next-access indices (for
     /// Belady and concurrent replay). Already-annotated inputs keep theirs.
     pub fn into_memory(self) -> Result<TraceInput, TraceError> {

@@ -23,6 +23,7 @@ pub mod replay;
 pub mod report;
 pub mod rng;
 pub mod source;
+pub mod speed;
 pub mod stats;
 pub mod sweep;
 pub mod trace;

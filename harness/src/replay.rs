@@ -212,12 +212,15 @@ pub fn replay(
     let mut index = PrefixIndex::default();
     let mut batch = Vec::with_capacity(BATCH);
     let mut invalidations = Vec::new();
+    let track = source.may_invalidate();
     loop {
         batch.clear();
         if source.read_batch(&mut batch, BATCH)? == 0 {
             break;
         }
-        index.resolve(&batch, &mut invalidations);
+        if track {
+            index.resolve(&batch, &mut invalidations);
+        }
         for (sim, res) in sims.iter_mut().zip(&mut results) {
             let t = Instant::now();
             apply_batch(sim.as_mut(), &batch, &invalidations, res);

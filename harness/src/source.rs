@@ -13,6 +13,12 @@ pub trait RequestSource {
     fn has_next_access(&self) -> bool {
         false
     }
+
+    /// Whether the stream can contain INVALIDATE requests (formats that
+    /// cannot express them say no, and replay skips tracking key prefixes).
+    fn may_invalidate(&self) -> bool {
+        true
+    }
 }
 
 /// An in-memory trace as a source.

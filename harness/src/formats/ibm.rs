@@ -124,6 +124,10 @@ impl<R: BufRead> RequestSource for IbmReader<R> {
         }
         Ok(n)
     }
+
+    fn may_invalidate(&self) -> bool {
+        false
+    }
 }
 
 /// Writes requests as IBM trace lines.

@@ -50,11 +50,17 @@ pub fn open_reader(
 ) -> Result<Box<dyn RequestSource>, TraceError> {
     let name = path.display().to_string();
     let file = File::open(path).map_err(|e| TraceError::io(&name, e))?;
-    let reader = BufReader::with_capacity(BUF, file);
     Ok(match format {
-        Format::Oracle => Box::new(oracle::OracleReader::new(reader, &name)),
-        Format::Ibm => Box::new(ibm::IbmReader::new(reader, &name)),
-        Format::Csv => Box::new(csv::CsvReader::new(reader, &name, layout.clone())),
+        // The oracle reader buffers whole records itself: no second copy.
+        Format::Oracle => Box::new(oracle::OracleReader::new(file, &name)),
+        Format::Ibm => Box::new(ibm::IbmReader::new(
+            BufReader::with_capacity(BUF, file),
+            &name,
+        )),
+        Format::Csv => {
+            let reader = BufReader::with_capacity(BUF, file);
+            Box::new(csv::CsvReader::new(reader, &name, layout.clone()))
+        }
     })
 }
 

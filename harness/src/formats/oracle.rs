@@ -105,6 +105,10 @@ impl<R: Read> RequestSource for OracleReader<R> {
     fn has_next_access(&self) -> bool {
         true
     }
+
+    fn may_invalidate(&self) -> bool {
+        false
+    }
 }
 
 /// Writes requests as oracleGeneral records.
