@@ -28,9 +28,16 @@ pub mod report;
 /// Number of distinct keys in W1 (all cached) and the key universe of W2.
 pub const UNIVERSE: u64 = 1_000_000;
 
-/// Length of each per-thread key stream (a power of two, so the driver can
-/// wrap around with a mask).
+/// Default length of each per-thread key stream (a power of two, so the
+/// driver can wrap around with a mask).
 pub const STREAM_LEN: usize = 1 << 20;
+
+/// Stream length for workloads whose outcome depends on the order of misses
+/// (W2, W4): a stream replayed in a loop is a periodic trace, and over a
+/// 1,000,000-key universe a period of only 2^20 lets frequency-aware policies
+/// score above the best static cache. 2^23 keys (64 MB per stream) makes the
+/// fastest engine replay its stream only a few times per run.
+pub const LONG_STREAM_LEN: usize = 1 << 23;
 
 /// Operations one thread performs per criterion iteration. Throughput is
 /// reported as `threads * OPS_PER_ITER` elements per iteration.
@@ -160,6 +167,8 @@ pub fn bench_threads() -> Vec<usize> {
 pub struct Streams {
     keys: Vec<Vec<u64>>,
     cursors: Vec<Cursor>,
+    /// Stream length minus one (lengths are powers of two).
+    mask: usize,
 }
 
 /// A thread's read position, padded so two threads' cursors share no line.
@@ -172,28 +181,45 @@ pub struct Lane<'a> {
     stream: &'a [u64],
     start: usize,
     ops: usize,
+    mask: usize,
 }
 
 impl<'a> Lane<'a> {
     /// The `ops` keys of this call, wrapping around the stream.
     #[inline]
     pub fn keys(self) -> impl Iterator<Item = u64> + 'a {
-        let stream = self.stream;
-        (self.start..self.start + self.ops).map(move |i| stream[i & STREAM_MASK])
+        let (stream, mask) = (self.stream, self.mask);
+        (self.start..self.start + self.ops).map(move |i| stream[i & mask])
     }
 }
 
 impl Streams {
     /// `threads` independent streams of [`STREAM_LEN`] keys drawn from `zipf`.
     pub fn new(zipf: &Zipf, threads: usize, workload_seed: u64) -> Self {
+        Self::with_len(zipf, threads, workload_seed, STREAM_LEN)
+    }
+
+    /// `threads` independent streams of `len` keys drawn from `zipf`.
+    ///
+    /// # Panics
+    /// If `len` is not a power of two.
+    pub fn with_len(zipf: &Zipf, threads: usize, workload_seed: u64, len: usize) -> Self {
+        assert!(
+            len.is_power_of_two(),
+            "stream length must be a power of two"
+        );
         let keys = (0..threads)
             .map(|t| {
                 let seed = workload_seed ^ SEED.wrapping_add(t as u64);
-                key_stream(zipf, STREAM_LEN, seed)
+                key_stream(zipf, len, seed)
             })
             .collect();
         let cursors = (0..threads).map(|_| Cursor(AtomicUsize::new(0))).collect();
-        Streams { keys, cursors }
+        Streams {
+            keys,
+            cursors,
+            mask: len - 1,
+        }
     }
 
     /// The stream of thread `t` from its start (for warming a cache).
@@ -217,8 +243,9 @@ impl Streams {
         let ops = ops as usize;
         let lane = |t: usize| Lane {
             stream: &self.keys[t],
-            start: self.cursors[t].0.fetch_add(ops, Ordering::Relaxed) & STREAM_MASK,
+            start: self.cursors[t].0.fetch_add(ops, Ordering::Relaxed) & self.mask,
             ops,
+            mask: self.mask,
         };
         if threads == 1 {
             let lane = lane(0);
@@ -246,9 +273,6 @@ impl Streams {
         })
     }
 }
-
-/// Index mask for a [`STREAM_LEN`]-long stream.
-pub const STREAM_MASK: usize = STREAM_LEN - 1;
 
 /// Directory for results criterion does not store itself (hit ratios,
 /// memory): `criterion-extra/` inside the cargo target directory
@@ -344,18 +368,21 @@ mod tests {
 
     #[test]
     fn run_continues_where_the_last_call_stopped_and_wraps() {
-        let streams = Streams::new(&Zipf::new(1000, 0.5), 1, 3);
+        const LEN: usize = 64;
+        let streams = Streams::with_len(&Zipf::new(1000, 0.5), 1, 3, LEN);
         let seen = Mutex::new(Vec::new());
         let record = |lane: Lane<'_>| {
             seen.lock().unwrap().extend(lane.keys());
             0
         };
         streams.run(1, 7, record);
-        streams.run(1, (STREAM_LEN - 7) as u64 + 2, record);
+        streams.run(1, (LEN - 7) as u64 + 2, record);
+        streams.run(1, 3, record);
         let seen = seen.into_inner().unwrap();
         let s = streams.stream(0);
-        assert_eq!(seen.len(), STREAM_LEN + 2);
-        assert_eq!(&seen[..STREAM_LEN], s);
-        assert_eq!(&seen[STREAM_LEN..], &s[..2]);
+        assert_eq!(s.len(), LEN);
+        assert_eq!(seen.len(), LEN + 5);
+        assert_eq!(&seen[..LEN], s);
+        assert_eq!(&seen[LEN..], &s[..5]);
     }
 }
