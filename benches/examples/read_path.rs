@@ -1,0 +1,179 @@
+//! A profiling driver for the read path, outside criterion: one engine or
+//! experiment per run, single-threaded, timed with this thread's CPU time
+//! (`CLOCK_THREAD_CPUTIME_ID`), so time spent descheduled on a busy machine
+//! does not count. Small enough to run under `perf record` or
+//! `valgrind --tool=callgrind`.
+//!
+//! ```text
+//! cargo run --release -p clockwheel-benches --example read_path -- MODE [OPS]
+//! ```
+//!
+//! W1 modes (1,000,000 keys all cached, Zipf(0.99) lookups): `hashbrown`,
+//! `hashbrown_pin` (plus an epoch pin per lookup), `hashbrown_rdtsc` (plus a
+//! `quanta` clock read per hit), `quick_cache`, `clockwheel`,
+//! `clockwheel_nostats`, `clockwheel_default_ttl`, `clockwheel_reverse_fill`
+//! (keys inserted coldest first, so hot keys sit at the heads of their
+//! chains), `clockwheel_held_pin` (the thread holds an epoch guard throughout,
+//! so the engine's own pin is only a counter increment).
+//!
+//! W2 modes (Zipf(0.9) over 1,000,000 keys, capacity 100,000, get then insert
+//! on a miss, a 2^23-key stream that is never replayed): `w2_quick_cache`,
+//! `w2_clockwheel`. These also print the hit ratio.
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use clockwheel_benches::{key_of_rank, key_stream, Zipf, LONG_STREAM_LEN, STREAM_LEN, UNIVERSE};
+
+/// This thread's CPU time so far.
+fn cpu_time() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec for the duration of the call.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    assert_eq!(rc, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID) failed");
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+/// Runs `op` over `ops` keys of `stream` (wrapping) and returns (CPU ns per
+/// op, how many times `op` returned true).
+fn timed(stream: &[u64], ops: usize, mut op: impl FnMut(u64) -> bool) -> (f64, u64) {
+    let mask = stream.len() - 1;
+    let start = cpu_time();
+    let trues = (0..ops).filter(|&i| op(stream[i & mask])).count() as u64;
+    let ns = (cpu_time() - start).as_nanos() as f64 / ops as f64;
+    (ns, trues)
+}
+
+fn clockwheel(capacity: u64, stats: bool, ttl: Option<Duration>) -> clockwheel::Cache<u64, u64> {
+    let builder = clockwheel::Cache::builder()
+        .max_capacity(capacity)
+        .record_stats(stats);
+    let builder = match ttl {
+        Some(ttl) => builder.default_ttl(ttl),
+        None => builder,
+    };
+    builder.build().expect("valid configuration")
+}
+
+/// W1: fills with every rank (hottest first unless `reverse`), then looks up.
+fn w1(mode: &str, ops: usize) -> (f64, u64) {
+    let stream = key_stream(&Zipf::new(UNIVERSE, 0.99), STREAM_LEN, 77);
+    let ranks = || (0..UNIVERSE).map(key_of_rank);
+    match mode {
+        "hashbrown" | "hashbrown_pin" | "hashbrown_rdtsc" => {
+            let map: hashbrown::HashMap<u64, u64> = ranks().map(|k| (k, k)).collect();
+            let clock = quanta::Clock::new();
+            timed(&stream, ops, |k| {
+                let _guard = (mode == "hashbrown_pin").then(crossbeam_epoch::pin);
+                let hit = map.get(&k).is_some();
+                if hit && mode == "hashbrown_rdtsc" {
+                    black_box(clock.raw());
+                }
+                hit
+            })
+        }
+        "quick_cache" => {
+            let cache = quick_cache::sync::Cache::new(UNIVERSE as usize);
+            ranks().for_each(|k| cache.insert(k, k));
+            timed(&stream, ops, |k| cache.get(&k).is_some())
+        }
+        _ => {
+            let ttl = (mode == "clockwheel_default_ttl").then(|| Duration::from_secs(3600));
+            let cache = clockwheel(UNIVERSE, mode != "clockwheel_nostats", ttl);
+            if mode == "clockwheel_reverse_fill" {
+                (0..UNIVERSE).rev().for_each(|r| {
+                    cache.insert(key_of_rank(r), r);
+                });
+            } else {
+                ranks().for_each(|k| {
+                    cache.insert(k, k);
+                });
+            }
+            let _held = (mode == "clockwheel_held_pin").then(crossbeam_epoch::pin);
+            timed(&stream, ops, |k| cache.get(&k).is_some())
+        }
+    }
+}
+
+/// W2: warms with 2^20 keys, then times `ops` cache-aside operations.
+fn w2(mode: &str, ops: usize) -> (f64, u64) {
+    let zipf = Zipf::new(UNIVERSE, 0.9);
+    let warm = key_stream(&zipf, STREAM_LEN, 1);
+    let stream = key_stream(&zipf, LONG_STREAM_LEN, 2);
+    let aside = |get: &dyn Fn(u64) -> bool, insert: &dyn Fn(u64), k: u64| {
+        let hit = get(k);
+        if !hit {
+            insert(k);
+        }
+        hit
+    };
+    if mode == "w2_quick_cache" {
+        let c = quick_cache::sync::Cache::new(100_000);
+        let (get, ins) = (|k| c.get(&k).is_some(), |k| c.insert(k, k));
+        warm.iter().for_each(|&k| {
+            aside(&get, &ins, k);
+        });
+        timed(&stream, ops, |k| aside(&get, &ins, k))
+    } else {
+        let c = clockwheel(100_000, true, None);
+        let (get, ins) = (
+            |k| c.get(&k).is_some(),
+            |k| {
+                c.insert(k, k);
+            },
+        );
+        warm.iter().for_each(|&k| {
+            aside(&get, &ins, k);
+        });
+        timed(&stream, ops, |k| aside(&get, &ins, k))
+    }
+}
+
+const W1_MODES: [&str; 9] = [
+    "hashbrown",
+    "hashbrown_pin",
+    "hashbrown_rdtsc",
+    "quick_cache",
+    "clockwheel",
+    "clockwheel_nostats",
+    "clockwheel_default_ttl",
+    "clockwheel_reverse_fill",
+    "clockwheel_held_pin",
+];
+const W2_MODES: [&str; 2] = ["w2_quick_cache", "w2_clockwheel"];
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let mode = args.next().unwrap_or_default();
+    if !W1_MODES.contains(&mode.as_str()) && !W2_MODES.contains(&mode.as_str()) {
+        eprintln!("usage: read_path MODE [OPS]\nmodes: {W1_MODES:?} {W2_MODES:?}");
+        std::process::exit(2);
+    }
+    let ops = match args.next().map(|s| s.parse::<usize>()) {
+        None => 5_000_000,
+        Some(Ok(n)) if n > 0 => n,
+        Some(_) => {
+            eprintln!("OPS must be a positive integer");
+            std::process::exit(2);
+        }
+    };
+    // W2's stream is never replayed, so it bounds the operation count.
+    let w2_mode = W2_MODES.contains(&mode.as_str());
+    let ops = if w2_mode {
+        ops.min(LONG_STREAM_LEN)
+    } else {
+        ops
+    };
+    let (ns, hits) = if w2_mode {
+        w2(&mode, ops)
+    } else {
+        w1(&mode, ops)
+    };
+    println!(
+        "{mode}: {ns:.1} CPU ns/op, hit ratio {:.4} over {ops} ops",
+        hits as f64 / ops as f64
+    );
+}
