@@ -541,7 +541,25 @@ fn cmd_presets() {
 
 /// Entry point of the binary.
 pub fn main() -> Result<()> {
-    let cli = Cli::parse();
+    dispatch(&Cli::parse())
+}
+
+/// Runs the command line `args` (the first item is the program name), as
+/// the binary would; usage errors are returned, not printed.
+///
+/// ```
+/// clockwheel_harness::cli::run_with(["clockwheel-harness", "presets"]).unwrap();
+/// assert!(clockwheel_harness::cli::run_with(["clockwheel-harness", "--preset", "nope"]).is_err());
+/// ```
+pub fn run_with<I, T>(args: I) -> Result<()>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    dispatch(&Cli::try_parse_from(args)?)
+}
+
+fn dispatch(cli: &Cli) -> Result<()> {
     match &cli.command {
         None => cmd_run(&cli.run),
         Some(Command::Run(a)) => cmd_run(a),

@@ -74,7 +74,7 @@ pub fn write_svg(path: &Path, title: &str, unit: &str, points: &[SweepPoint]) ->
         .configure_series_labels()
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK)
-        .position(SeriesLabelPosition::UpperRight)
+        .position(SeriesLabelPosition::LowerLeft)
         .draw()
         .map_err(|e| err(&e))?;
     root.present().map_err(|e| err(&e))?;

@@ -129,7 +129,7 @@ pub fn json(report: &RunReport<'_>) -> String {
 }
 
 /// CSV header of [`csv_rows`].
-pub const CSV_HEADER: &str = "policy,capacity,requests,hit_ratio,byte_hit_ratio,get_hit_ratio,head_hit_ratio,list_hit_ratio,evictions,expired,removed,mrps";
+pub const CSV_HEADER: &str = "policy,capacity,capacity_unit,requests,hit_ratio,byte_hit_ratio,get_hit_ratio,head_hit_ratio,list_hit_ratio,evictions,expired,removed,mrps";
 
 /// Renders one CSV row per policy (with header).
 pub fn csv_rows(results: &[PolicyResult]) -> String {
@@ -143,7 +143,7 @@ pub fn csv_rows(results: &[PolicyResult]) -> String {
             out,
             "{},{},{},{:.6},{:.6},{},{},{},{},{},{},{:.3}",
             r.policy,
-            r.capacity,
+            r.capacity.csv(),
             r.requests(),
             r.hit_ratio(),
             r.byte_hit_ratio(),

@@ -136,12 +136,17 @@ fn table(label: &str, points: &[SweepPoint]) -> String {
 }
 
 fn csv(points: &[SweepPoint]) -> String {
-    let mut out = String::from("fraction,capacity,policy,miss_ratio,byte_miss_ratio\n");
+    let mut out =
+        String::from("fraction,capacity,capacity_unit,policy,miss_ratio,byte_miss_ratio\n");
     for p in points {
         let _ = writeln!(
             out,
             "{},{},{},{:.6},{:.6}",
-            p.fraction, p.capacity, p.policy, p.miss_ratio, p.byte_miss_ratio
+            p.fraction,
+            p.capacity.csv(),
+            p.policy,
+            p.miss_ratio,
+            p.byte_miss_ratio
         );
     }
     out

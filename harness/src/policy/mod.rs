@@ -32,6 +32,14 @@ impl Capacity {
         }
     }
 
+    /// `value,unit` for CSV output (`1000,entries` or `65536,bytes`).
+    pub fn csv(self) -> String {
+        match self {
+            Capacity::Entries(n) => format!("{n},entries"),
+            Capacity::Bytes(n) => format!("{n},bytes"),
+        }
+    }
+
     /// The weight of `req` under this capacity.
     pub fn weight(self, req: &Request) -> u64 {
         match self {
