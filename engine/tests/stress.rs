@@ -20,14 +20,17 @@
 //! so `cargo test --workspace` still runs every check once. `CLOCKWHEEL_STRESS_SCALE`
 //! (percent) scales them further.
 
+#[path = "churn/checks.rs"]
+mod checks;
 mod churn;
 
-use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, Barrier, Mutex};
+use std::sync::{Arc, Barrier, Mutex, Once};
 use std::thread;
 use std::time::Duration;
 
+use checks::{check_per_key, check_quiescent, check_totals, report};
 use churn::{scaled, Ledger, Rng};
 use clockwheel::{Cache, EvictionPolicy, InsertError};
 use quanta::{Clock, Mock};
@@ -54,7 +57,7 @@ struct Config {
     max_entry_weight: u64,
     policy: EvictionPolicy,
     shards: Option<usize>,
-    /// Mock clock advanced in step with the ops, and random short TTLs.
+    /// Mock clock advanced in step with the ops, random short TTLs, a cleaner thread.
     ttl: bool,
     ops_per_thread: u64,
     /// One whole-cache operation (retain, remove_matching, iter, rarely clear) per this
@@ -134,7 +137,8 @@ impl World {
         let mut mock = None;
         if cfg.ttl {
             let (clock, m) = Clock::mock();
-            b = b.clock(clock);
+            // The cleaner thread advances the wheels too, racing the writers.
+            b = b.clock(clock).cleanup_interval(Duration::from_micros(200));
             mock = Some(m);
         }
         Arc::new(World {
@@ -428,121 +432,6 @@ fn run(cfg: Config) -> Arc<World> {
     w
 }
 
-// ------------------------------------------------------------------ final checks
-
-/// Every check that needs the cache to be still; run after the workers joined.
-fn check_quiescent(w: &World, owned: &[Vec<Owned>]) {
-    let c = &w.cache;
-    c.validate().expect("validate() after the run");
-    let max = w.max_weight_seen.load(Relaxed);
-    assert!(
-        max <= w.cfg.overshoot_bound(),
-        "weighted_size reached {max}, documented bound {}",
-        w.cfg.overshoot_bound()
-    );
-    for &(id, version) in w.late.lock().unwrap().iter() {
-        assert!(
-            w.ledger.key(id).heard_gone(version),
-            "key {id}: version {version} vanished but the listener never heard it leave"
-        );
-    }
-    let present = check_per_key(w);
-    check_owned_final(w, owned, &present);
-    check_totals(w);
-}
-
-/// Key by key: every entry inserted left exactly once or is still present, and every
-/// replacement the callers saw was reported to the listener. Returns the contents.
-fn check_per_key(w: &World) -> HashMap<usize, Val> {
-    let mut present = HashMap::new();
-    for (k, v) in w.cache.iter() {
-        let id = key_id(&k);
-        check_belongs(Some(&v), id, "iter");
-        assert!(present.insert(id, v).is_none(), "key {id} iterated twice");
-    }
-    assert_eq!(present.len(), w.cache.len(), "len disagrees with iter");
-    for id in 0..w.ledger.len() {
-        let k = w.ledger.key(id);
-        let inserted = k.inserted.load(Relaxed);
-        let left = k.gone() + u64::from(present.contains_key(&id));
-        assert_eq!(
-            inserted,
-            left,
-            "key {id}: {inserted} insertions but {} departures and present={}",
-            k.gone(),
-            present.contains_key(&id)
-        );
-        assert_eq!(
-            k.replaced_seen.load(Relaxed),
-            k.replaced.load(Relaxed),
-            "key {id}: replacements seen by callers vs by the listener"
-        );
-    }
-    present
-}
-
-/// An owned key present at the end holds its owner's last version; a key its owner
-/// removed (or saw gone) is absent.
-fn check_owned_final(w: &World, owned: &[Vec<Owned>], present: &HashMap<usize, Val>) {
-    for (t, state) in owned.iter().enumerate() {
-        for (j, s) in state.iter().enumerate() {
-            let id = w.cfg.shared + t * w.cfg.owned + j;
-            match (present.get(&id), s.last) {
-                (Some(v), Some((version, _, _))) => assert_eq!(v.version, version, "key {id}"),
-                (Some(v), None) => panic!("key {id}: {v:?} present after its owner saw it gone"),
-                (None, Some((version, _, _))) => assert!(
-                    w.ledger.key(id).heard_gone(version),
-                    "key {id}: version {version} lost without a listener call"
-                ),
-                (None, None) => {}
-            }
-        }
-    }
-}
-
-/// The statistics agree with the listener and the callers, and `len` with the flow.
-fn check_totals(w: &World) {
-    let s = w.cache.stats();
-    let t = w.ledger.totals();
-    assert_eq!(w.ledger.unknown_causes.load(Relaxed), 0);
-    assert_eq!(s.insertions, t.inserted, "insertions: stats vs callers");
-    assert_eq!(
-        s.replacements, t.replaced_seen,
-        "replacements: stats vs callers"
-    );
-    assert_eq!(
-        s.replacements, t.replaced,
-        "replacements: stats vs listener"
-    );
-    assert_eq!(s.evictions, t.evicted, "evictions: stats vs listener");
-    assert_eq!(s.removals, t.removed, "removals: stats vs listener");
-    assert_eq!(s.expirations, t.expired, "expirations: stats vs listener");
-    assert_eq!(s.rejections, w.rejections.load(Relaxed), "rejections");
-    assert_eq!(
-        s.len,
-        s.insertions - s.evictions - s.removals - s.expirations,
-        "len vs insertions - departures: {s:?}"
-    );
-    let by_calls = w.removed_by_calls.load(Relaxed);
-    if w.cleared.load(Relaxed) {
-        assert!(by_calls <= s.removals, "{by_calls} removals seen, {s:?}");
-    } else {
-        assert_eq!(by_calls, s.removals, "removals: callers vs stats");
-    }
-    assert!(s.weighted_size <= s.capacity, "{s:?}");
-}
-
-/// Prints the run's numbers (shown with `--nocapture`).
-fn report(name: &str, w: &World) {
-    let s = w.cache.stats();
-    println!(
-        "{name}: max weighted {} / capacity {} (bound {}); {s:?}",
-        w.max_weight_seen.load(Relaxed),
-        s.capacity,
-        w.cfg.overshoot_bound()
-    );
-}
-
 // ------------------------------------------------------------------ the tests
 
 const BASE: Config = Config {
@@ -644,4 +533,114 @@ fn same_keys_tiny_cache() {
     };
     let w = run(cfg);
     report("same_keys_tiny_cache", &w);
+}
+
+// ------------------------------------------------------------------ user code that panics
+
+/// Payload of the panics the hazard-10 test provokes; the panic hook stays quiet for it.
+const PROVOKED: &str = "provoked panic (stress test of panicking user code)";
+
+fn quiet_provoked_panics() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if info.payload().downcast_ref::<&str>() != Some(&PROVOKED) {
+                previous(info);
+            }
+        }));
+    });
+}
+
+/// Runs `op`, swallowing only the provoked panics; returns whether it panicked.
+fn tolerate(op: impl FnOnce()) -> bool {
+    match std::panic::catch_unwind(AssertUnwindSafe(op)) {
+        Ok(()) => false,
+        Err(p) if p.downcast_ref::<&str>() == Some(&PROVOKED) => true,
+        Err(p) => std::panic::resume_unwind(p),
+    }
+}
+
+/// One thread of the hazard-10 test: random writes, reads, expiry and bulk removals.
+fn panicky_worker(cache: &Cache<u64, u64>, mock: &Mock, seed: u64, ops: u64) -> u64 {
+    let mut rng = Rng::new(seed);
+    let mut panics = 0;
+    for i in 0..ops {
+        let key = rng.below(PANICKY_KEYS as u64);
+        let ttl = rng
+            .chance(30)
+            .then(|| Duration::from_micros(rng.between(50, 5_000)));
+        let value = rng.below(1 << 20);
+        panics += u64::from(tolerate(|| match rng.below(10) {
+            0..=4 => drop(cache.insert_with_ttl(key, value, ttl)),
+            5..=7 => drop(cache.get(&key)),
+            8 => drop(cache.remove(&key)),
+            _ if i % 1_000 == 0 => drop(cache.retain(|_, v| v % 3 != 0)),
+            _ => cache.run_pending_tasks(),
+        }));
+        mock.increment(Duration::from_micros(1));
+    }
+    panics
+}
+
+const PANICKY_KEYS: usize = 2_000;
+
+/// Hazard 10: a weigher and a listener that panic (the weigher on some values, the
+/// listener on every 97th call) leave the cache consistent and usable: `validate()`
+/// passes and the statistics still add up. The listener may miss departures that the
+/// aborted operation would have reported after the panicking call, never more.
+#[test]
+fn panicking_user_code_leaves_the_cache_consistent() {
+    quiet_provoked_panics();
+    let (clock, mock) = Clock::mock();
+    let ledger = Arc::new(Ledger::new(PANICKY_KEYS));
+    let (sink, calls) = (Arc::clone(&ledger), AtomicU64::new(0));
+    let cache: Cache<u64, u64> = Cache::builder()
+        .weigher(|_k: &u64, v: &u64| match v % 101 {
+            0 => std::panic::panic_any(PROVOKED),
+            w => 1 + w % 8,
+        })
+        .max_weight(2_000)
+        .clock(clock)
+        .eviction_listener(move |k: &u64, v: &u64, cause| {
+            sink.hear(*k as usize, *v, cause);
+            if calls.fetch_add(1, Relaxed) % 97 == 0 {
+                std::panic::panic_any(PROVOKED);
+            }
+        })
+        .build()
+        .unwrap();
+    let ops = scaled(400_000);
+    let panics: u64 = thread::scope(|s| {
+        let handles: Vec<_> = (0..4)
+            .map(|t| {
+                let (cache, mock) = (&cache, &mock);
+                s.spawn(move || panicky_worker(cache, mock, t, ops))
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).sum()
+    });
+    cache
+        .validate()
+        .expect("validate() after panicking user code");
+    let (s, t) = (cache.stats(), ledger.totals());
+    println!("panicking user code: {panics} panics caught; {s:?}; listener heard {t:?}");
+    assert!(panics > 0);
+    assert_eq!(
+        s.len,
+        s.insertions - s.evictions - s.removals - s.expirations,
+        "{s:?}"
+    );
+    assert!(
+        t.evicted <= s.evictions && t.removed <= s.removals,
+        "{s:?} {t:?}"
+    );
+    assert!(
+        t.expired <= s.expirations && t.replaced <= s.replacements,
+        "{s:?} {t:?}"
+    );
+    assert!(s.weighted_size <= s.capacity);
+    let probe = PANICKY_KEYS as u64 + 1;
+    cache.insert(probe, 1);
+    assert_eq!(cache.get(&probe), Some(1), "the cache stays usable");
 }
