@@ -379,12 +379,24 @@ pub fn build_sims(
 }
 
 /// Prepares the input: loads it in memory with next-access when Belady runs.
-pub fn prepare_input(source: &SourceArgs, kinds: &[PolicyKind]) -> Result<TraceInput> {
+pub fn prepare_input(
+    source: &SourceArgs,
+    kinds: &[PolicyKind],
+    out: &OutputArgs,
+) -> Result<TraceInput> {
     let input = source.input()?;
     if kinds.contains(&PolicyKind::Belady) && !input.open()?.has_next_access() {
-        return Ok(input.into_memory()?);
+        return load(input, out);
     }
     Ok(input)
+}
+
+/// Loads `input` into memory (with next-access indices) under a progress bar.
+pub fn load(input: TraceInput, out: &OutputArgs) -> Result<TraceInput> {
+    let bar = out.progress(input.len_hint(), "load");
+    let loaded = input.into_memory_with_progress(Some(&bar))?;
+    bar.finish_and_clear();
+    Ok(loaded)
 }
 
 /// Measures the footprint with a progress bar.
@@ -414,7 +426,7 @@ pub fn replay_once(
 fn cmd_run(args: &RunArgs) -> Result<()> {
     let kinds = chosen_policies(&args.policies);
     let spec = CapacitySpec::parse(&args.capacity)?;
-    let input = prepare_input(&args.source, &kinds)?;
+    let input = prepare_input(&args.source, &kinds, &args.output)?;
     let fp = measure_footprint(&input, &args.output)?;
     let capacity = spec.resolve(&fp);
     let results = replay_once(
@@ -465,9 +477,14 @@ fn cmd_generate(args: &GenerateArgs) -> Result<()> {
     let format = args
         .out_format
         .unwrap_or_else(|| Format::from_path(&args.out));
+    let out = OutputArgs {
+        quiet: args.quiet,
+        ..Default::default()
+    };
     let mut input = args.source.input()?;
     if format == Format::Oracle {
-        input = input.into_memory()?;
+        // oracleGeneral carries next-access indices: a reverse pass in memory.
+        input = load(input, &out)?;
     }
     let mut layout = CsvLayout::parse(&args.source.csv_columns).map_err(anyhow::Error::msg)?;
     if args.no_header {
@@ -479,10 +496,6 @@ fn cmd_generate(args: &GenerateArgs) -> Result<()> {
         KeyStyle::Name
     };
     let mut writer = create_writer(&args.out, format, &layout, keys)?;
-    let out = OutputArgs {
-        quiet: args.quiet,
-        ..Default::default()
-    };
     let bar = out.progress(input.len_hint(), "generate");
     let mut src = input.open()?;
     let mut batch = Vec::with_capacity(crate::replay::BATCH);
@@ -500,10 +513,12 @@ fn cmd_generate(args: &GenerateArgs) -> Result<()> {
     }
     writer.finish()?;
     bar.finish_and_clear();
-    eprintln!(
-        "wrote {index} requests to {} ({format:?})",
-        args.out.display()
-    );
+    if !args.quiet {
+        eprintln!(
+            "wrote {index} requests to {} ({format:?})",
+            args.out.display()
+        );
+    }
     Ok(())
 }
 

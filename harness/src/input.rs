@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use crate::error::TraceError;
 use crate::formats::{open_reader, CsvLayout, Format};
 use crate::generator::Generator;
-use crate::source::{collect, RequestSource, VecSource};
+use crate::source::{collect_with_progress, RequestSource, VecSource};
 use crate::trace::{annotate_next_access, Request};
 use crate::workload::WorkloadParams;
 
@@ -87,6 +87,14 @@ impl TraceInput {
     /// Loads the trace into memory and fills next-access indices (for
     /// Belady and concurrent replay). Already-annotated inputs keep theirs.
     pub fn into_memory(self) -> Result<TraceInput, TraceError> {
+        self.into_memory_with_progress(None)
+    }
+
+    /// [`into_memory`](Self::into_memory), advancing `progress` while reading.
+    pub fn into_memory_with_progress(
+        self,
+        progress: Option<&indicatif::ProgressBar>,
+    ) -> Result<TraceInput, TraceError> {
         if let TraceInput::Memory { has_next: true, .. } = self {
             return Ok(self);
         }
@@ -94,7 +102,7 @@ impl TraceInput {
         let params = self.params().cloned();
         let mut src = self.open()?;
         let has_next = src.has_next_access();
-        let mut requests = collect(src.as_mut())?;
+        let mut requests = collect_with_progress(src.as_mut(), progress)?;
         drop(src);
         if !has_next {
             annotate_next_access(&mut requests);

@@ -56,7 +56,22 @@ impl RequestSource for VecSource<'_> {
 /// Reads a whole source into memory (for Belady's reverse pass and for
 /// concurrent replay).
 pub fn collect(source: &mut dyn RequestSource) -> Result<Vec<Request>, TraceError> {
+    collect_with_progress(source, None)
+}
+
+/// [`collect`], advancing `progress` by the requests read.
+pub fn collect_with_progress(
+    source: &mut dyn RequestSource,
+    progress: Option<&indicatif::ProgressBar>,
+) -> Result<Vec<Request>, TraceError> {
     let mut all = Vec::new();
-    while source.read_batch(&mut all, 1 << 16)? > 0 {}
-    Ok(all)
+    loop {
+        let n = source.read_batch(&mut all, 1 << 16)?;
+        if n == 0 {
+            return Ok(all);
+        }
+        if let Some(p) = progress {
+            p.inc(n as u64);
+        }
+    }
 }

@@ -63,7 +63,10 @@ pub fn run(args: &SweepArgs) -> Result<()> {
     }
     let kinds = chosen_policies(&args.policies);
     // Every capacity replays the same trace: hold it in memory once.
-    let input = prepare_input(&args.source, &kinds)?.into_memory()?;
+    let input = crate::cli::load(
+        prepare_input(&args.source, &kinds, &args.output)?,
+        &args.output,
+    )?;
     let fp = measure_footprint(&input, &args.output)?;
     let mut points = Vec::new();
     for &f in &args.fractions {
@@ -84,7 +87,9 @@ pub fn run(args: &SweepArgs) -> Result<()> {
         let title = format!("Miss-ratio curve: {}", input.label());
         crate::plot::write_svg(path, &title, &args.unit, &points)
             .with_context(|| format!("writing {}", path.display()))?;
-        eprintln!("wrote {}", path.display());
+        if !args.output.quiet {
+            eprintln!("wrote {}", path.display());
+        }
     }
     match args.output.format() {
         OutputFormat::Table => print!("{}", table(&input.label(), &points)),

@@ -289,8 +289,8 @@ pub fn hash_str(s: &str) -> u64 {
 /// Fills `next_access` for an in-memory trace with a reverse pass
 /// (index of the next request to the same key, [`NO_NEXT`] if none).
 pub fn annotate_next_access(requests: &mut [Request]) {
-    let mut next: std::collections::HashMap<u64, u64> =
-        std::collections::HashMap::with_capacity(requests.len() / 4);
+    let mut next: std::collections::HashMap<u64, u64, crate::policy::IdBuildHasher> =
+        std::collections::HashMap::with_capacity_and_hasher(requests.len() / 4, Default::default());
     for (i, r) in requests.iter_mut().enumerate().rev() {
         r.next_access = next.insert(r.key, i as u64).unwrap_or(NO_NEXT);
     }
