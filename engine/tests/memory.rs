@@ -391,12 +391,9 @@ fn ttl_churn_is_bounded_and_accounted_for() {
 
 // ------------------------------------------------------------------ drop
 
-/// Hazard 11: dropping a cache that went through concurrent churn gives everything back
-/// (nodes still cached, timers, queues, tables) once the epoch has freed the garbage of
-/// the churn, which `Drop` flushes only partly (crossbeam frees at most 8 bags a flush).
-#[test]
-fn drop_returns_the_heap() {
-    let _serial = serial();
+/// A cache (with timers) after 4 threads churned it; returns it with the heap before it
+/// existed and the heap now.
+fn churned_for_drop() -> (i64, i64, Cache<u64, Val>) {
     settle_epoch();
     let before = live();
     let cache: Cache<u64, Val> = Cache::builder()
@@ -411,16 +408,47 @@ fn drop_returns_the_heap() {
             s.spawn(move || churn(cache, seed, scaled(250_000), 50_000, sampler));
         }
     });
-    let full = live() - before;
     assert!(!cache.is_empty());
+    (before, live(), cache)
+}
+
+/// Hazard 11: dropping a cache that went through concurrent churn gives everything back
+/// (nodes still cached, timers, queues, tables, and the churn's garbage once the epoch
+/// has freed it).
+#[test]
+fn drop_returns_the_heap() {
+    let _serial = serial();
+    let (before, full, cache) = churned_for_drop();
     drop(cache);
     let after_drop = live() - before;
     settle_epoch();
     let settled = live() - before;
-    println!("drop: {full} B with the cache, {after_drop} B right after drop, {settled} B once the epoch settled");
+    println!(
+        "drop: {} B with the cache, {after_drop} B right after drop, {settled} B once the epoch settled",
+        full - before
+    );
     assert!(
         settled.abs() < 64 << 10,
-        "{settled} B of {full} B still allocated after drop"
+        "{settled} B still allocated after drop"
+    );
+}
+
+/// The stronger promise of `docs/architecture.md` (hazards 7 and 11: "`Drop` flushes"):
+/// dropping the cache alone, with no further pinning by the test, returns the heap.
+#[test]
+#[ignore = "engine bug: Drop's Collector::flush (4 pins, each freeing at most 8 bags of \
+            64 objects) can leave a multi-threaded churn's epoch garbage allocated: from \
+            6 KB to 52 MB of 6-58 MB left right after drop in runs here"]
+fn drop_alone_returns_the_heap() {
+    let _serial = serial();
+    let (before, full, cache) = churned_for_drop();
+    drop(cache);
+    let after_drop = live() - before;
+    println!("drop alone: {after_drop} B of {} B left", full - before);
+    assert!(
+        after_drop < 1 << 20,
+        "{after_drop} B of {} B still allocated right after drop",
+        full - before
     );
 }
 

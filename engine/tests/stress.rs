@@ -114,6 +114,8 @@ struct World {
     removed_by_calls: AtomicU64,
     cleared: AtomicBool,
     rejections: AtomicU64,
+    /// Reads of owned keys made after their deadline had certainly passed.
+    expired_reads: AtomicU64,
     /// Misses on owned keys seen before the listener reported the departure: the
     /// listener runs after the kill, so these are checked again after the join.
     late: Mutex<Vec<(usize, u64)>>,
@@ -154,6 +156,7 @@ impl World {
             removed_by_calls: AtomicU64::new(0),
             cleared: AtomicBool::new(false),
             rejections: AtomicU64::new(0),
+            expired_reads: AtomicU64::new(0),
             late: Mutex::new(Vec::new()),
         })
     }
@@ -301,21 +304,22 @@ fn owned_insert(w: &World, id: usize, key: String, s: &mut Owned, rng: &mut Rng)
 
 /// Checks what a read (or remove) of an owned key returned against the owner's record.
 fn owned_read(w: &World, id: usize, s: &mut Owned, got: Option<Val>, before: u64, what: &str) {
-    match (got, s.last) {
-        (Some(v), Some((version, written_at, ttl))) => {
-            assert_eq!(
-                (v.id as usize, v.version),
-                (id, version),
-                "key {id}: {what} returned {v:?}, the owner last wrote version {version}"
+    if let (Some((_, written_at, Some(ttl))), true) = (s.last, what != "remove") {
+        let deadline = written_at + ttl.as_nanos() as u64;
+        if before >= deadline {
+            w.expired_reads.fetch_add(1, Relaxed);
+            assert!(
+                got.is_none(),
+                "key {id}: {what} at {before} returned an entry whose deadline was at most {deadline}"
             );
-            if let (Some(ttl), true) = (ttl, what != "remove") {
-                let deadline = written_at + ttl.as_nanos() as u64;
-                assert!(
-                    before < deadline,
-                    "key {id}: {what} at {before} returned an entry whose deadline was at most {deadline}"
-                );
-            }
         }
+    }
+    match (got, s.last) {
+        (Some(v), Some((version, _, _))) => assert_eq!(
+            (v.id as usize, v.version),
+            (id, version),
+            "key {id}: {what} returned {v:?}, the owner last wrote version {version}"
+        ),
         (Some(v), None) => panic!("key {id}: {what} returned {v:?} after it was removed"),
         (None, Some((version, _, _))) => {
             if !w.ledger.key(id).heard_gone(version) {
@@ -518,6 +522,7 @@ fn mixed_ops_ttl_with_mock_clock() {
     check_per_key(&w);
     check_totals(&w);
     assert!(w.cache.stats().expirations > 0);
+    assert!(w.expired_reads.load(Relaxed) > 0, "no read tested expiry");
 }
 
 /// Hazard 1: many threads hammering a handful of keys in a tiny single-shard cache.
