@@ -16,6 +16,9 @@
 //! `len` against insertions minus departures, and, key by key, that every entry inserted
 //! either left exactly once or is still there.
 //!
+//! Also here: user code that panics (hazard 10, `churn/panicky.rs`) and single-flight
+//! loading under the same kind of churn (`churn/flight.rs`).
+//!
 //! Release builds run the full op counts (`.ci/stress`); debug builds a fiftieth of them,
 //! so `cargo test --workspace` still runs every check once. `CLOCKWHEEL_STRESS_SCALE`
 //! (percent) scales them further.
@@ -23,6 +26,8 @@
 #[path = "churn/checks.rs"]
 mod checks;
 mod churn;
+#[path = "churn/flight.rs"]
+mod flight;
 #[path = "churn/panicky.rs"]
 mod panicky;
 
@@ -34,7 +39,6 @@ use std::time::Duration;
 use checks::{check_per_key, check_quiescent, check_totals, report};
 use churn::{scaled, Ledger, Rng};
 use clockwheel::{Cache, EvictionPolicy, InsertError};
-use panicky::{panicky_worker, quiet_provoked_panics, PANICKY_KEYS, PROVOKED};
 use quanta::{Clock, Mock};
 
 /// The value stored: which key it belongs to, which write produced it, its weight, and
@@ -540,66 +544,4 @@ fn same_keys_tiny_cache() {
     };
     let w = run(cfg);
     report("same_keys_tiny_cache", &w);
-}
-
-// ------------------------------------------------------------------ user code that panics
-
-/// Hazard 10: a weigher and a listener that panic (the weigher on some values, the
-/// listener on every 97th call) leave the cache consistent and usable: `validate()`
-/// passes and the statistics still add up. The listener may miss departures that the
-/// aborted operation would have reported after the panicking call, never more.
-#[test]
-fn panicking_user_code_leaves_the_cache_consistent() {
-    quiet_provoked_panics();
-    let (clock, mock) = Clock::mock();
-    let ledger = Arc::new(Ledger::new(PANICKY_KEYS));
-    let (sink, calls) = (Arc::clone(&ledger), AtomicU64::new(0));
-    let cache: Cache<u64, u64> = Cache::builder()
-        .weigher(|_k: &u64, v: &u64| match v % 101 {
-            0 => std::panic::panic_any(PROVOKED),
-            w => 1 + w % 8,
-        })
-        .max_weight(2_000)
-        .clock(clock)
-        .eviction_listener(move |k: &u64, v: &u64, cause| {
-            sink.hear(*k as usize, *v, cause);
-            if calls.fetch_add(1, Relaxed) % 97 == 0 {
-                std::panic::panic_any(PROVOKED);
-            }
-        })
-        .build()
-        .unwrap();
-    let ops = scaled(400_000);
-    let panics: u64 = thread::scope(|s| {
-        let handles: Vec<_> = (0..4)
-            .map(|t| {
-                let (cache, mock) = (&cache, &mock);
-                s.spawn(move || panicky_worker(cache, mock, t, ops))
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap()).sum()
-    });
-    cache
-        .validate()
-        .expect("validate() after panicking user code");
-    let (s, t) = (cache.stats(), ledger.totals());
-    println!("panicking user code: {panics} panics caught; {s:?}; listener heard {t:?}");
-    assert!(panics > 0);
-    assert_eq!(
-        s.len,
-        s.insertions - s.evictions - s.removals - s.expirations,
-        "{s:?}"
-    );
-    assert!(
-        t.evicted <= s.evictions && t.removed <= s.removals,
-        "{s:?} {t:?}"
-    );
-    assert!(
-        t.expired <= s.expirations && t.replaced <= s.replacements,
-        "{s:?} {t:?}"
-    );
-    assert!(s.weighted_size <= s.capacity);
-    let probe = PANICKY_KEYS as u64 + 1;
-    cache.insert(probe, 1);
-    assert_eq!(cache.get(&probe), Some(1), "the cache stays usable");
 }
