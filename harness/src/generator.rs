@@ -49,6 +49,9 @@ pub struct Generator {
     by_position: Vec<(u64, u32)>,
     /// Popularity ranks drawn ahead (their own PRNG stream).
     ahead: Lookahead,
+    /// Size of list key `rank` of model type `m` at `m * list_keys + rank`
+    /// (empty when there are more than [`TABLE_LIMIT`] list keys).
+    list_sizes: Vec<u32>,
 }
 
 /// Ranks drawn per block.
@@ -143,6 +146,7 @@ impl Generator {
             until_flash: p.flash_every,
             by_position: Vec::new(),
             ahead: Lookahead::new(p.seed),
+            list_sizes: Vec::new(),
             p,
         };
         if n <= TABLE_LIMIT {
@@ -151,6 +155,13 @@ impl Generator {
                     let key = g.object_key(g.permute(pos));
                     (key, g.size_of(key))
                 })
+                .collect();
+        }
+        let models = g.p.model_types.max(1) as u64;
+        let lists = g.lists.len() as u64;
+        if models * lists <= TABLE_LIMIT as u64 {
+            g.list_sizes = (0..models * lists)
+                .map(|i| g.size_of(make_key(KeyClass::List, (i / lists) as u16, i % lists)))
                 .collect();
         }
         g
@@ -305,11 +316,13 @@ impl Generator {
                 self.counts.sample(self.rng.f64()) as u64,
             )
         } else {
-            make_key(
-                KeyClass::List,
-                model,
-                self.lists.sample(self.rng.f64()) as u64,
-            )
+            let rank = self.lists.sample(self.rng.f64());
+            let key = make_key(KeyClass::List, model, rank as u64);
+            let i = model as usize * self.lists.len() as usize + rank as usize;
+            if let Some(&size) = self.list_sizes.get(i) {
+                return self.request(Op::List, key, size);
+            }
+            key
         };
         self.object_request(Op::List, key)
     }
@@ -373,13 +386,13 @@ impl Generator {
     /// The size of `key` in bytes: a deterministic function of key and seed.
     pub fn size_of(&self, key: u64) -> u32 {
         let p = &self.p;
-        let z = normal_from_hash(key ^ self.salt);
+        let z = || normal_from_hash(key ^ self.salt);
         let bytes = match key_class(key) {
-            KeyClass::Model => lognormal(p.model_mu, p.model_sigma, z),
-            KeyClass::List => lognormal(p.list_mu, p.list_sigma, z),
+            KeyClass::Model => lognormal(p.model_mu, p.model_sigma, z()),
+            KeyClass::List => lognormal(p.list_mu, p.list_sigma, z()),
             KeyClass::Count => p.count_size as f64,
             _ => {
-                let body = lognormal(p.upload_mu, p.upload_sigma, z);
+                let body = lognormal(p.upload_mu, p.upload_sigma, z());
                 if body > p.tail_min {
                     let u = unit_f64(mix64(key ^ self.salt ^ 0x7A11));
                     pareto(p.tail_min, p.tail_alpha, u)

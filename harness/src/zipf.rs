@@ -1,49 +1,53 @@
-//! Zipf(α) sampling over ranks `0..n` in O(1) expected time.
+//! Zipf(α) sampling over ranks `0..n` in O(1) time with one table read.
 //!
-//! The sampler keeps the cumulative distribution and a guide table (Chen &
-//! Asau, 1974): bucket `g` of the table stores the first rank whose cumulative
-//! probability exceeds `g / G`, so a sample is one table read plus a binary
-//! search inside one bucket, which for the popular head is a single rank.
+//! The sampler is Walker's alias method, built with Vose's algorithm (1991):
+//! bucket `i` of `n` equal buckets keeps rank `i` with probability
+//! `threshold[i] / 2^32` and otherwise gives its `alias`. A sample scales one
+//! uniform `u` by `n`: the integer part picks the bucket, the fraction is
+//! compared with the threshold. One 8-byte table entry per rank and no
+//! data-dependent search, so independent samples overlap their cache misses.
 
-/// Guide-table Zipf sampler: `P(rank = r) ∝ (r + 1)^-alpha`.
-#[derive(Clone, Debug)]
-pub struct Zipf {
-    cdf: Vec<f64>,
-    guide: Vec<u32>,
+/// One alias bucket: keep the bucket's own rank if the 32-bit fraction is
+/// below `threshold`, else take `alias`. Full buckets have `alias` = own rank.
+#[derive(Clone, Copy, Debug, Default)]
+struct Bucket {
+    threshold: u32,
+    alias: u32,
 }
 
-const GUIDE_BITS: u32 = 16;
+/// Alias-table Zipf sampler: `P(rank = r) ∝ (r + 1)^-alpha`.
+#[derive(Clone, Debug)]
+pub struct Zipf {
+    table: Vec<Bucket>,
+    alpha: f64,
+    /// 1 / Σ (r + 1)^-alpha.
+    norm: f64,
+}
 
 impl Zipf {
     /// Builds a sampler over `n ≥ 1` ranks with exponent `alpha ≥ 0`.
+    ///
+    /// ```
+    /// use clockwheel_harness::zipf::Zipf;
+    /// let z = Zipf::new(1000, 1.0);
+    /// assert!(z.sample(0.5) < 1000);
+    /// assert!(z.probability(0) > z.probability(1));
+    /// ```
     pub fn new(n: u32, alpha: f64) -> Self {
         let n = n.max(1);
-        let mut cdf = Vec::with_capacity(n as usize);
-        let mut acc = 0.0;
-        for r in 0..n {
-            acc += ((r + 1) as f64).powf(-alpha);
-            cdf.push(acc);
+        let weights: Vec<f64> = (0..n).map(|r| ((r + 1) as f64).powf(-alpha)).collect();
+        let total: f64 = weights.iter().sum();
+        let scaled: Vec<f64> = weights.iter().map(|w| w / total * n as f64).collect();
+        Zipf {
+            table: vose(scaled),
+            alpha,
+            norm: 1.0 / total,
         }
-        for c in &mut cdf {
-            *c /= acc;
-        }
-        *cdf.last_mut().expect("n >= 1") = 1.0;
-        let g_len = 1usize << GUIDE_BITS;
-        let mut guide = Vec::with_capacity(g_len + 1);
-        let mut i = 0usize;
-        for g in 0..=g_len {
-            let threshold = g as f64 / g_len as f64;
-            while i + 1 < cdf.len() && cdf[i] <= threshold {
-                i += 1;
-            }
-            guide.push(i as u32);
-        }
-        Zipf { cdf, guide }
     }
 
     /// Number of ranks.
     pub fn len(&self) -> u32 {
-        self.cdf.len() as u32
+        self.table.len() as u32
     }
 
     /// Always false: a sampler has at least one rank.
@@ -53,23 +57,48 @@ impl Zipf {
 
     /// Probability of rank `r`.
     pub fn probability(&self, r: u32) -> f64 {
-        let r = r as usize;
-        self.cdf[r] - if r == 0 { 0.0 } else { self.cdf[r - 1] }
+        ((r + 1) as f64).powf(-self.alpha) * self.norm
     }
 
     /// Maps a uniform `u ∈ [0, 1)` to a rank.
     #[inline]
     pub fn sample(&self, u: f64) -> u32 {
-        let g = (u * (1u64 << GUIDE_BITS) as f64) as usize;
-        let lo = self.guide[g] as usize;
-        let hi = self.guide[g + 1] as usize;
-        if lo == hi || self.cdf[lo] > u {
-            return lo as u32;
+        let n = self.table.len();
+        let x = u * n as f64;
+        // `min` guards u rounding up to exactly n.
+        let i = (x as usize).min(n - 1);
+        let frac = ((x - i as f64) * 4_294_967_296.0) as u32;
+        let b = self.table[i];
+        if frac < b.threshold {
+            i as u32
+        } else {
+            b.alias
         }
-        // First index in (lo, hi] with cdf > u.
-        let slice = &self.cdf[lo..=hi];
-        (lo + slice.partition_point(|&c| c <= u)).min(self.cdf.len() - 1) as u32
     }
+}
+
+/// Vose's alias construction from probabilities scaled to mean 1.
+fn vose(mut scaled: Vec<f64>) -> Vec<Bucket> {
+    let n = scaled.len();
+    let mut table: Vec<Bucket> = (0..n as u32)
+        .map(|i| Bucket {
+            threshold: u32::MAX,
+            alias: i,
+        })
+        .collect();
+    let (mut small, mut large): (Vec<usize>, Vec<usize>) = (0..n).partition(|&i| scaled[i] < 1.0);
+    while let (Some(s), Some(&l)) = (small.pop(), large.last()) {
+        // Bucket s keeps its own mass; the rest of the bucket goes to l.
+        table[s].threshold = (scaled[s] * 4_294_967_296.0) as u32;
+        table[s].alias = l as u32;
+        scaled[l] -= 1.0 - scaled[s];
+        if scaled[l] < 1.0 {
+            large.pop();
+            small.push(l);
+        }
+    }
+    // Leftovers are full buckets up to rounding: they keep their own rank.
+    table
 }
 
 #[cfg(test)]
@@ -86,7 +115,7 @@ mod tests {
         for _ in 0..n {
             counts[z.sample(r.f64()) as usize] += 1;
         }
-        for rank in [0u32, 1, 9, 99] {
+        for rank in [0u32, 1, 9, 99, 999] {
             let expect = z.probability(rank) * n as f64;
             let got = counts[rank as usize] as f64;
             assert!(
@@ -99,6 +128,32 @@ mod tests {
     }
 
     #[test]
+    fn table_reproduces_the_distribution_exactly() {
+        // Summing each bucket's kept share and aliased share per rank gives
+        // back n * P(r), up to the 2^-32 threshold resolution.
+        for (n, alpha) in [(1u32, 0.9), (7, 0.0), (500, 0.9), (2000, 1.3)] {
+            let z = Zipf::new(n, alpha);
+            let mut mass = vec![0.0f64; n as usize];
+            for (i, b) in z.table.iter().enumerate() {
+                let keep = if b.alias as usize == i {
+                    1.0
+                } else {
+                    b.threshold as f64 / 4_294_967_296.0
+                };
+                mass[i] += keep;
+                mass[b.alias as usize] += 1.0 - keep;
+            }
+            for (r, m) in mass.iter().enumerate() {
+                let want = z.probability(r as u32) * n as f64;
+                assert!(
+                    (m - want).abs() < 1e-6,
+                    "n {n} α {alpha} rank {r}: {m} vs {want}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn edges() {
         let z = Zipf::new(1, 0.9);
         assert_eq!(z.sample(0.0), 0);
@@ -106,5 +161,6 @@ mod tests {
         let z = Zipf::new(70_000, 0.0);
         assert_eq!(z.sample(0.999_999_999), 69_999);
         assert_eq!(z.sample(0.0), 0);
+        assert!(Zipf::new(10, 2.0).sample(1.0 - f64::EPSILON) < 10);
     }
 }
