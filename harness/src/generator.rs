@@ -44,9 +44,9 @@ pub struct Generator {
     /// Regular requests until the next scan / flash crowd starts (0 = never).
     until_scan: u64,
     until_flash: u64,
-    /// `(key, size)` of the object at each popularity position (empty for
+    /// `(object, size)` at each popularity position (empty for
     /// populations above [`TABLE_LIMIT`], which compute them per request).
-    by_position: Vec<(u64, u32)>,
+    by_position: Vec<(u32, u32)>,
     /// Popularity ranks drawn ahead (their own PRNG stream).
     ahead: Lookahead,
     /// Size of list key `rank` of model type `m` at `m * list_keys + rank`
@@ -66,7 +66,7 @@ struct Lookahead {
     rng: Rng,
     ranks: [u64; AHEAD],
     positions: [u64; AHEAD],
-    entries: [(u64, u32); AHEAD],
+    entries: [(u32, u32); AHEAD],
     next: usize,
 }
 
@@ -82,7 +82,7 @@ impl Lookahead {
     }
 
     /// Draws the next block: ranks, their positions at `shift`, entries.
-    fn refill(&mut self, zipf: &Zipf, table: &[(u64, u32)], shift: u64) {
+    fn refill(&mut self, zipf: &Zipf, table: &[(u32, u32)], shift: u64) {
         let n = zipf.len() as u64;
         // Two passes, each of independent loads, so misses overlap.
         for rank in &mut self.ranks {
@@ -152,8 +152,8 @@ impl Generator {
         if n <= TABLE_LIMIT {
             g.by_position = (0..n as u64)
                 .map(|pos| {
-                    let key = g.object_key(g.permute(pos));
-                    (key, g.size_of(key))
+                    let obj = g.permute(pos);
+                    (obj as u32, g.size_of(g.object_key(obj)))
                 })
                 .collect();
         }
@@ -290,7 +290,8 @@ impl Generator {
         self.ahead.next += 1;
         let pos = wrap(self.ahead.ranks[i] + self.shift as u64, n);
         if pos == self.ahead.positions[i] && !self.by_position.is_empty() {
-            return self.ahead.entries[i];
+            let (obj, size) = self.ahead.entries[i];
+            return (self.object_key(obj as u64), size);
         }
         self.at_position(pos)
     }
@@ -299,7 +300,7 @@ impl Generator {
     #[inline]
     fn at_position(&self, pos: u64) -> (u64, u32) {
         match self.by_position.get(pos as usize) {
-            Some(&ks) => ks,
+            Some(&(obj, size)) => (self.object_key(obj as u64), size),
             None => {
                 let key = self.object_key(self.permute(pos));
                 (key, self.size_of(key))
@@ -352,7 +353,8 @@ impl Generator {
         } else {
             KeyClass::Model
         };
-        let model = ((h >> 7) % self.p.model_types.max(1) as u64) as u16;
+        // Multiply-shift maps the hash's high half uniformly onto 0..types.
+        let model = (((h >> 32) * self.p.model_types.max(1) as u64) >> 32) as u16;
         make_key(class, model, obj)
     }
 
