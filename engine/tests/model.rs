@@ -52,7 +52,7 @@ fn weight() -> impl Strategy<Value = u64> {
 }
 
 /// One tick of the engine's timing wheel, in nanoseconds.
-const TICK: u64 = 1 << 20;
+const TICK: u64 = 1 << model::TICK_SHIFT;
 
 /// TTLs in nanoseconds: around one tick, a few ticks, seconds, beyond the wheel's six
 /// levels (2^36 ticks ≈ 2.3 years), above `MAX_TTL`, and none.

@@ -45,6 +45,7 @@ use std::time::Duration;
 mod timers;
 
 use timers::ShardTimers;
+pub use timers::TICK_SHIFT;
 
 /// The deadline of an entry that never expires.
 pub const NEVER: u64 = u64::MAX;

@@ -23,7 +23,7 @@ use crate::driver::{
     Expected, Got, Log, Op, Val,
 };
 use crate::ensure_eq;
-use crate::model::{deadline, Cause, Refused, Stats, MAX_TTL, NEVER};
+use crate::model::{deadline, Cause, Refused, Stats, MAX_TTL, NEVER, TICK_SHIFT};
 
 /// What the checker knows of one entry in the table.
 #[derive(Clone, Copy, Debug)]
@@ -219,7 +219,7 @@ impl TrackedCache {
         }
         // Every timer whose deadline tick has been reached fired: an entry whose every
         // deadline lies at or before the current tick cannot have survived.
-        let reached = (self.now >> 20) << 20;
+        let reached = (self.now >> TICK_SHIFT) << TICK_SHIFT;
         match self.contents.iter().find(|(_, t)| t.latest <= reached) {
             Some((k, t)) => Err(format!(
                 "{k} survived run_pending_tasks at {}: {t:?}",
