@@ -10,7 +10,8 @@
 //!
 //! W1 modes (1,000,000 keys all cached, Zipf(0.99) lookups): `hashbrown`,
 //! `hashbrown_pin` (plus an epoch pin per lookup), `hashbrown_rdtsc` (plus a
-//! `quanta` clock read per hit), `quick_cache`, `clockwheel`,
+//! `quanta` clock read per hit), `hashbrown_coarse` (plus a
+//! `CLOCK_MONOTONIC_COARSE` read per hit), `quick_cache`, `clockwheel`,
 //! `clockwheel_nostats`, `clockwheel_default_ttl`, `clockwheel_reverse_fill`
 //! (keys inserted coldest first, so hot keys sit at the heads of their
 //! chains), `clockwheel_held_pin` (the thread holds an epoch guard throughout,
@@ -18,7 +19,7 @@
 //!
 //! W2 modes (Zipf(0.9) over 1,000,000 keys, capacity 100,000, get then insert
 //! on a miss, a 2^23-key stream that is never replayed): `w2_quick_cache`,
-//! `w2_clockwheel`. These also print the hit ratio.
+//! `w2_clockwheel`, `w2_clockwheel_nostats`. These also print the hit ratio.
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -35,6 +36,18 @@ fn cpu_time() -> Duration {
     let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
     assert_eq!(rc, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID) failed");
     Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+/// `CLOCK_MONOTONIC_COARSE`, in nanoseconds: a few loads from the vDSO page,
+/// no TSC read, with the kernel tick's resolution.
+fn coarse_now() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec for the duration of the call.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC_COARSE, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
 /// Runs `op` over `ops` keys of `stream` (wrapping) and returns (CPU ns per
@@ -63,7 +76,7 @@ fn w1(mode: &str, ops: usize) -> (f64, u64) {
     let stream = key_stream(&Zipf::new(UNIVERSE, 0.99), STREAM_LEN, 77);
     let ranks = || (0..UNIVERSE).map(key_of_rank);
     match mode {
-        "hashbrown" | "hashbrown_pin" | "hashbrown_rdtsc" => {
+        "hashbrown" | "hashbrown_pin" | "hashbrown_rdtsc" | "hashbrown_coarse" => {
             let map: hashbrown::HashMap<u64, u64> = ranks().map(|k| (k, k)).collect();
             let clock = quanta::Clock::new();
             timed(&stream, ops, |k| {
@@ -71,6 +84,9 @@ fn w1(mode: &str, ops: usize) -> (f64, u64) {
                 let hit = map.get(&k).is_some();
                 if hit && mode == "hashbrown_rdtsc" {
                     black_box(clock.raw());
+                }
+                if hit && mode == "hashbrown_coarse" {
+                    black_box(coarse_now());
                 }
                 hit
             })
@@ -118,7 +134,7 @@ fn w2(mode: &str, ops: usize) -> (f64, u64) {
         });
         timed(&stream, ops, |k| aside(&get, &ins, k))
     } else {
-        let c = clockwheel(100_000, true, None);
+        let c = clockwheel(100_000, mode == "w2_clockwheel", None);
         let (get, ins) = (
             |k| c.get(&k).is_some(),
             |k| {
@@ -132,10 +148,11 @@ fn w2(mode: &str, ops: usize) -> (f64, u64) {
     }
 }
 
-const W1_MODES: [&str; 9] = [
+const W1_MODES: [&str; 10] = [
     "hashbrown",
     "hashbrown_pin",
     "hashbrown_rdtsc",
+    "hashbrown_coarse",
     "quick_cache",
     "clockwheel",
     "clockwheel_nostats",
@@ -143,7 +160,7 @@ const W1_MODES: [&str; 9] = [
     "clockwheel_reverse_fill",
     "clockwheel_held_pin",
 ];
-const W2_MODES: [&str; 2] = ["w2_quick_cache", "w2_clockwheel"];
+const W2_MODES: [&str; 3] = ["w2_quick_cache", "w2_clockwheel", "w2_clockwheel_nostats"];
 
 fn main() {
     let mut args = std::env::args().skip(1);
