@@ -78,6 +78,15 @@ impl SplitMix64 {
 /// Sampling inverts the cumulative distribution with a binary search over a
 /// table of `n` `f64`s (8 MB for a million ranks). Building the table is
 /// `O(n)`; each sample is `O(log n)`. Both happen before timing.
+///
+/// ```
+/// use clockwheel_benches::{SplitMix64, Zipf};
+/// let zipf = Zipf::new(1000, 0.99);
+/// let mut rng = SplitMix64::new(1);
+/// assert!((0..100).all(|_| zipf.sample(&mut rng) < 1000));
+/// // The 100 hottest ranks carry most of the mass at this skew.
+/// assert!(zipf.top_mass(100) > 0.6 && zipf.top_mass(100) < 0.7);
+/// ```
 #[derive(Clone, Debug)]
 pub struct Zipf {
     cdf: Vec<f64>,
@@ -164,6 +173,14 @@ pub fn bench_threads() -> Vec<usize> {
 /// Per-thread key streams, each with a read position that persists across
 /// timed calls: consecutive criterion samples continue the stream instead of
 /// replaying its first keys (which would flatter W2's hit ratio).
+///
+/// ```
+/// use clockwheel_benches::{Streams, Zipf};
+/// let streams = Streams::with_len(&Zipf::new(100, 0.9), 2, 7, 1 << 10);
+/// // Two threads, 500 keys each; the closure's result only feeds a black box.
+/// let elapsed = streams.run(2, 500, |lane| lane.keys().count() as u64);
+/// assert!(elapsed.as_nanos() > 0);
+/// ```
 pub struct Streams {
     keys: Vec<Vec<u64>>,
     cursors: Vec<Cursor>,

@@ -48,6 +48,14 @@ pub fn ns_per_iter(
 
 /// A table of throughputs (million operations per second) of several engines
 /// at several thread counts, with each engine's ratio to a base engine.
+///
+/// ```
+/// use clockwheel_benches::report::RatioTable;
+/// let table = RatioTable::new("no_such_group", "a", 1024, std::time::SystemTime::now());
+/// // Nothing of this group ran in this process: every cell is a dash.
+/// let text = table.render(&["a", "b"], &[1]);
+/// assert_eq!(text.lines().nth(3).unwrap().split_whitespace().collect::<Vec<_>>(), ["b", "-", "-"]);
+/// ```
 pub struct RatioTable {
     /// Criterion's output directory ([`criterion_home`] for real runs).
     pub home: PathBuf,
