@@ -14,7 +14,8 @@
 //! `CLOCK_MONOTONIC_COARSE` read per hit), `quick_cache`, `clockwheel`,
 //! `clockwheel_nostats`, `clockwheel_default_ttl`, `clockwheel_reverse_fill`
 //! (keys inserted coldest first, so hot keys sit at the heads of their
-//! chains), `clockwheel_held_pin` (the thread holds an epoch guard throughout,
+//! chains), `clockwheel_shuffled_fill` (keys inserted in a random order),
+//! `clockwheel_held_pin` (the thread holds an epoch guard throughout,
 //! so the engine's own pin is only a counter increment).
 //!
 //! W2 modes (Zipf(0.9) over 1,000,000 keys, capacity 100,000, get then insert
@@ -71,7 +72,19 @@ fn clockwheel(capacity: u64, stats: bool, ttl: Option<Duration>) -> clockwheel::
     builder.build().expect("valid configuration")
 }
 
-/// W1: fills with every rank (hottest first unless `reverse`), then looks up.
+/// Every rank once, in a fixed pseudo-random order (Fisher–Yates).
+fn shuffled_ranks() -> Vec<u64> {
+    let mut ranks: Vec<u64> = (0..UNIVERSE).collect();
+    let mut rng = clockwheel_benches::SplitMix64::new(5);
+    for i in (1..ranks.len()).rev() {
+        let j = (rng.next_u64() % (i as u64 + 1)) as usize;
+        ranks.swap(i, j);
+    }
+    ranks
+}
+
+/// W1: fills with every rank (hottest first unless the mode says otherwise),
+/// then looks up.
 fn w1(mode: &str, ops: usize) -> (f64, u64) {
     let stream = key_stream(&Zipf::new(UNIVERSE, 0.99), STREAM_LEN, 77);
     let ranks = || (0..UNIVERSE).map(key_of_rank);
@@ -101,6 +114,10 @@ fn w1(mode: &str, ops: usize) -> (f64, u64) {
             let cache = clockwheel(UNIVERSE, mode != "clockwheel_nostats", ttl);
             if mode == "clockwheel_reverse_fill" {
                 (0..UNIVERSE).rev().for_each(|r| {
+                    cache.insert(key_of_rank(r), r);
+                });
+            } else if mode == "clockwheel_shuffled_fill" {
+                shuffled_ranks().into_iter().for_each(|r| {
                     cache.insert(key_of_rank(r), r);
                 });
             } else {
@@ -148,7 +165,7 @@ fn w2(mode: &str, ops: usize) -> (f64, u64) {
     }
 }
 
-const W1_MODES: [&str; 10] = [
+const W1_MODES: [&str; 11] = [
     "hashbrown",
     "hashbrown_pin",
     "hashbrown_rdtsc",
@@ -158,6 +175,7 @@ const W1_MODES: [&str; 10] = [
     "clockwheel_nostats",
     "clockwheel_default_ttl",
     "clockwheel_reverse_fill",
+    "clockwheel_shuffled_fill",
     "clockwheel_held_pin",
 ];
 const W2_MODES: [&str; 3] = ["w2_quick_cache", "w2_clockwheel", "w2_clockwheel_nostats"];
