@@ -448,7 +448,7 @@ fn table(label: &str, cap: Capacity, o: &OriginModel, results: &[ConcurrentResul
             p3(&r.miss_ns),
             format!("{}/{}", r.insert_ns.p50, r.insert_ns.p99),
             format!(
-                "{:.2}/{:.1}/{:.0}",
+                "{:.3}/{:.1}/{:.0}",
                 e.p50 as f64 / 1e3,
                 e.p99 as f64 / 1e3,
                 e.max as f64 / 1e3
