@@ -183,7 +183,10 @@ impl<K, V, S> CacheBuilder<K, V, S> {
         self
     }
 
-    /// The clock deadlines are measured with (default: `quanta::Clock::new()`). Pass
+    /// The clock deadlines are measured with. Default: the kernel's coarse monotonic clock
+    /// on Linux (a few ns per read; reads may then expire an entry up to two kernel ticks,
+    /// 2 to 8 ms, before its TTL, never after), quanta's clock elsewhere. A clock given
+    /// here is used exactly: `quanta::Clock::new()` for TSC precision, or
     /// `quanta::Clock::mock()`'s clock to drive time by hand in tests or trace replays.
     pub fn clock(mut self, clock: quanta::Clock) -> Self {
         self.clock = Some(clock);
@@ -232,7 +235,7 @@ impl<K, V, S> CacheBuilder<K, V, S> {
             weigher: self.weigher,
             listener: self.listener,
             record_stats: self.record_stats,
-            clock: self.clock.unwrap_or_default(),
+            clock: self.clock,
             default_ttl: self.default_ttl,
             time_to_idle: self.time_to_idle,
         };

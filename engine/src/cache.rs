@@ -202,7 +202,10 @@ where
             .core
             .lookup_node(key, true, |node| (node.value.clone(), node.deadline()))?;
         // The read found it live, so a deadline that passed since reads as zero left.
-        let left = self.core.time_left(deadline).unwrap_or(Some(Duration::ZERO));
+        let left = self
+            .core
+            .time_left(deadline)
+            .unwrap_or(Some(Duration::ZERO));
         Some((value, left))
     }
 

@@ -72,7 +72,8 @@ pub(crate) struct CoreConfig<K, V, S> {
     pub(crate) weigher: Option<Weigher<K, V>>,
     pub(crate) listener: Option<Listener<K, V>>,
     pub(crate) record_stats: bool,
-    pub(crate) clock: quanta::Clock,
+    /// `None`: the default (coarse) clock.
+    pub(crate) clock: Option<quanta::Clock>,
     pub(crate) default_ttl: Option<Duration>,
     pub(crate) time_to_idle: Option<Duration>,
 }
@@ -219,7 +220,8 @@ where
             return false;
         }
         let now = self.time.now();
-        if deadline <= now {
+        // Against the latest real time can be (see `TimeSource`): never return it late.
+        if deadline <= now + self.time.slack() {
             self.kill_and_unlink(shard_idx, node, RemovalCause::Expired, guard);
             return true;
         }
@@ -248,7 +250,7 @@ where
         match deadline {
             NEVER => Some(None),
             deadline => {
-                let now = self.time.now();
+                let now = self.time.now() + self.time.slack();
                 (deadline > now).then(|| Some(Duration::from_nanos(deadline - now)))
             }
         }

@@ -52,8 +52,9 @@
 //! # Ok::<(), clockwheel::BuildError>(())
 //! ```
 //!
-//! A read never returns an expired entry: it compares the entry's deadline with a cheap
-//! TSC clock (`quanta`). Expired entries nobody reads are reclaimed by a hierarchical
+//! A read never returns an entry past its TTL: it compares the entry's deadline with the
+//! kernel's coarse monotonic clock (a few ns; it may expire an entry up to two kernel
+//! ticks, 2 to 8 ms, early; give the builder a `quanta::Clock` for exact time). Expired entries nobody reads are reclaimed by a hierarchical
 //! timing wheel per shard (1.05 ms ticks, 6 levels of 64 slots), advanced a little on
 //! writes, by [`Cache::run_pending_tasks`], and by an optional background thread
 //! ([`CacheBuilder::cleanup_interval`]) that stops when the cache is dropped.
