@@ -10,6 +10,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use crate::formats::csv::Header;
 use crate::formats::{create_writer, CsvLayout, Format, KeyStyle};
 use crate::input::TraceInput;
+use crate::overrides::WorkloadArgs;
 use crate::policy::{self, Capacity, PolicyKind};
 use crate::replay::{footprint, replay, Footprint, PolicyResult};
 use crate::report::{self, OutputFormat, RunReport};
@@ -69,110 +70,6 @@ pub struct SourceArgs {
     pub csv_header: String,
     #[command(flatten)]
     pub workload: WorkloadArgs,
-}
-
-/// Overrides of preset parameters (see `presets` for the values).
-#[derive(Args, Debug, Clone, Default)]
-pub struct WorkloadArgs {
-    /// Requests to generate.
-    #[arg(long)]
-    pub requests: Option<u64>,
-    /// PRNG seed.
-    #[arg(long)]
-    pub seed: Option<u64>,
-    /// Object population size.
-    #[arg(long)]
-    pub objects: Option<u32>,
-    /// Zipf exponent of object popularity.
-    #[arg(long)]
-    pub alpha: Option<f64>,
-    /// Share of objects that are uploads.
-    #[arg(long)]
-    pub upload_share: Option<f64>,
-    /// Op mix weights: GET,HEAD,PUT,DELETE,LIST (e.g. 70,5,4,1,20).
-    #[arg(long)]
-    pub mix: Option<String>,
-    /// Share of requests to objects never seen again.
-    #[arg(long)]
-    pub one_hit_share: Option<f64>,
-    /// Regular requests between scans (0 = none).
-    #[arg(long)]
-    pub scan_every: Option<u64>,
-    /// GETs per scan.
-    #[arg(long)]
-    pub scan_len: Option<u64>,
-    /// Popularity drift in ranks per request.
-    #[arg(long)]
-    pub drift: Option<f64>,
-    /// Regular requests between flash crowds (0 = none).
-    #[arg(long)]
-    pub flash_every: Option<u64>,
-    /// Share of flash-crowd requests going to the crowd's objects.
-    #[arg(long)]
-    pub flash_share: Option<f64>,
-    /// Arrival rate, requests per second.
-    #[arg(long)]
-    pub rate: Option<f64>,
-    /// TTL of model keys, seconds (0 = none).
-    #[arg(long)]
-    pub ttl_model: Option<u32>,
-    /// TTL of list and count keys, seconds (0 = none).
-    #[arg(long)]
-    pub ttl_list: Option<u32>,
-    /// TTL of uploads, seconds (0 = none).
-    #[arg(long)]
-    pub ttl_upload: Option<u32>,
-}
-
-impl WorkloadArgs {
-    /// Applies the overrides to `p`.
-    pub fn apply(&self, p: &mut WorkloadParams) -> Result<()> {
-        macro_rules! set {
-            ($($field:ident => $target:ident),*) => {
-                $(if let Some(v) = self.$field { p.$target = v; })*
-            };
-        }
-        set!(requests => requests, seed => seed, objects => objects, alpha => alpha,
-             upload_share => upload_share, one_hit_share => one_hit_share,
-             scan_every => scan_every, scan_len => scan_len, drift => drift,
-             flash_every => flash_every, flash_share => flash_share, rate => rate,
-             ttl_model => ttl_model_s, ttl_list => ttl_list_s, ttl_upload => ttl_upload_s);
-        if let Some(mix) = &self.mix {
-            let w: Vec<f64> = mix
-                .split(',')
-                .map(|s| s.trim().parse::<f64>())
-                .collect::<Result<_, _>>()
-                .with_context(|| format!("--mix {mix:?}: expected 5 numbers"))?;
-            if w.len() != 5 || w.iter().any(|x| *x < 0.0) || w.iter().sum::<f64>() <= 0.0 {
-                bail!("--mix {mix:?}: expected 5 non-negative weights GET,HEAD,PUT,DELETE,LIST");
-            }
-            p.mix = crate::workload::OpMix {
-                get: w[0],
-                head: w[1],
-                put: w[2],
-                delete: w[3],
-                list: w[4],
-            };
-        }
-        validate(p)
-    }
-}
-
-fn validate(p: &WorkloadParams) -> Result<()> {
-    let unit = |name: &str, v: f64| {
-        if (0.0..=1.0).contains(&v) {
-            Ok(())
-        } else {
-            bail!("{name} = {v} must be within 0..=1")
-        }
-    };
-    unit("upload share", p.upload_share)?;
-    unit("one-hit share", p.one_hit_share)?;
-    unit("flash share", p.flash_share)?;
-    if p.objects == 0 || p.rate <= 0.0 || p.alpha < 0.0 || p.drift < 0.0 {
-        bail!("objects and rate must be positive, alpha and drift non-negative");
-    }
-    Ok(())
 }
 
 impl SourceArgs {

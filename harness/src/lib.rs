@@ -17,6 +17,7 @@ pub mod formats;
 pub mod generator;
 pub mod input;
 pub mod origin;
+pub mod overrides;
 pub mod plot;
 pub mod policy;
 pub mod replay;

@@ -247,3 +247,54 @@ fn presets_are_deterministic_by_seed() {
         assert_ne!(a, c, "{name}");
     }
 }
+
+#[test]
+fn command_line_overrides_reach_the_generator() {
+    use clockwheel_harness::overrides::WorkloadArgs;
+    use clockwheel_harness::trace::{key_class, KeyClass};
+    let mut p = params("s3-app");
+    let args = WorkloadArgs {
+        requests: Some(20_000),
+        mix: Some("0,0,0,0,1".into()),
+        one_hit_share: Some(0.0),
+        scan_every: Some(0),
+        count_share: Some(1.0),
+        count_keys: Some(3),
+        count_size: Some(99),
+        model_types: Some(2),
+        ..Default::default()
+    };
+    args.apply(&mut p).unwrap();
+    let reqs: Vec<_> = Generator::new(p).collect();
+    assert_eq!(reqs.len(), 20_000);
+    // Only LISTs of count keys, 2 model types x 3 keys, each 99 bytes.
+    assert!(reqs.iter().all(|r| r.op == Op::List && r.size == 99));
+    assert!(reqs.iter().all(|r| key_class(r.key) == KeyClass::Count));
+    let distinct: std::collections::HashSet<u64> = reqs.iter().map(|r| r.key).collect();
+    assert_eq!(distinct.len(), 6);
+    // Out-of-range values are refused, not clamped.
+    for bad in [
+        WorkloadArgs {
+            model_types: Some(9),
+            ..Default::default()
+        },
+        WorkloadArgs {
+            model_size: Some(0.0),
+            ..Default::default()
+        },
+        WorkloadArgs {
+            mix: Some("1,2,3".into()),
+            ..Default::default()
+        },
+        WorkloadArgs {
+            count_share: Some(1.5),
+            ..Default::default()
+        },
+        WorkloadArgs {
+            rate: Some(f64::NAN),
+            ..Default::default()
+        },
+    ] {
+        assert!(bad.apply(&mut params("s3-app")).is_err(), "{bad:?}");
+    }
+}
