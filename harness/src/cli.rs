@@ -183,6 +183,15 @@ pub enum CapacitySpec {
 
 impl CapacitySpec {
     /// Parses `5000`, `64MiB`, `1.5GiB`, `10%`, `10%keys`.
+    ///
+    /// ```
+    /// use clockwheel_harness::cli::CapacitySpec;
+    /// use clockwheel_harness::policy::Capacity;
+    /// let spec = CapacitySpec::parse("64MiB").unwrap();
+    /// assert_eq!(spec, CapacitySpec::Fixed(Capacity::Bytes(64 << 20)));
+    /// assert_eq!(CapacitySpec::parse("10%keys").unwrap(), CapacitySpec::KeysShare(0.1));
+    /// assert!(CapacitySpec::parse("0%").is_err());
+    /// ```
     pub fn parse(s: &str) -> Result<Self> {
         let s = s.trim();
         if let Some(p) = s.strip_suffix("%keys") {

@@ -20,6 +20,16 @@ use crate::zipf::Zipf;
 const MAX_SIZE: f64 = (1u64 << 30) as f64;
 
 /// Generates the requests of a [`WorkloadParams`].
+///
+/// ```
+/// use clockwheel_harness::{generator::Generator, workload::WorkloadParams};
+/// let mut p = WorkloadParams::preset("zipf").unwrap();
+/// p.requests = 1_000;
+/// let a: Vec<_> = Generator::new(p.clone()).collect();
+/// let b: Vec<_> = Generator::new(p).collect();
+/// assert_eq!(a.len(), 1_000);
+/// assert_eq!(a, b); // deterministic by seed
+/// ```
 pub struct Generator {
     p: WorkloadParams,
     rng: Rng,

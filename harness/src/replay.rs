@@ -199,6 +199,16 @@ fn apply_batch(
 ///
 /// `capacity` is recorded in the results; `progress` (if any) is advanced
 /// by the number of requests read.
+///
+/// ```
+/// use clockwheel_harness::policy::{self, Capacity, PolicyKind};
+/// use clockwheel_harness::{replay::replay, source::VecSource, trace::Request};
+/// let trace: Vec<Request> = [1, 2, 1, 3, 1].iter().map(|&k| Request::get(0, k, 10)).collect();
+/// let cap = Capacity::Entries(2);
+/// let mut sims = vec![policy::build(PolicyKind::Lru, cap).unwrap()];
+/// let res = replay(&mut VecSource::new(&trace, false), &mut sims, cap, None).unwrap();
+/// assert_eq!(res[0].hit_ratio(), 0.4); // key 1 hits twice in 5 lookups
+/// ```
 pub fn replay(
     source: &mut dyn RequestSource,
     sims: &mut [Box<dyn CacheSim>],

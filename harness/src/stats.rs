@@ -44,6 +44,15 @@ struct KeyInfo {
 
 impl TraceStats {
     /// Reads `source` once (keeps one small record per distinct key).
+    ///
+    /// ```
+    /// use clockwheel_harness::{generator::Generator, stats::TraceStats, workload::WorkloadParams};
+    /// let mut p = WorkloadParams::preset("zipf").unwrap();
+    /// p.requests = 50_000;
+    /// let s = TraceStats::measure(&mut Generator::new(p)).unwrap();
+    /// assert_eq!(s.requests, 50_000);
+    /// assert!((s.zipf_alpha - 0.9).abs() < 0.15);
+    /// ```
     pub fn measure(source: &mut dyn RequestSource) -> Result<TraceStats, TraceError> {
         let mut ops = [0u64; 7];
         let mut keys: HashMap<u64, KeyInfo, IdBuildHasher> = HashMap::default();

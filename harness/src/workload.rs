@@ -147,7 +147,14 @@ impl WorkloadParams {
         }
     }
 
-    /// Looks a preset up by name.
+    /// Looks a preset up by name (see [`PRESETS`]).
+    ///
+    /// ```
+    /// use clockwheel_harness::workload::WorkloadParams;
+    /// let p = WorkloadParams::preset("one-hit-wonders").unwrap();
+    /// assert_eq!(p.one_hit_share, 0.35);
+    /// assert!(WorkloadParams::preset("nope").is_none());
+    /// ```
     pub fn preset(name: &str) -> Option<Self> {
         let base = Self::s3_app();
         let p = match name {

@@ -73,6 +73,14 @@ impl Default for CsvLayout {
 
 impl CsvLayout {
     /// Parses a column list such as `time,key,size,op,ttl` (header: auto).
+    ///
+    /// ```
+    /// use clockwheel_harness::formats::CsvLayout;
+    /// let layout = CsvLayout::parse("time,_,key,size").unwrap();
+    /// let r = layout.parse_line("1500,ignored,photos/a.jpg,2048").unwrap();
+    /// assert_eq!((r.time_ms, r.size), (1500, 2048));
+    /// assert!(CsvLayout::parse("time,size").is_err()); // no key column
+    /// ```
     pub fn parse(spec: &str) -> Result<Self, String> {
         let mut columns = Vec::new();
         for name in spec.split(',').map(str::trim) {

@@ -29,6 +29,14 @@ impl<R: BufRead> IbmReader<R> {
 }
 
 /// Parses one IBM trace line (`Err` holds the message without location).
+///
+/// ```
+/// use clockwheel_harness::formats::ibm::parse_line;
+/// use clockwheel_harness::trace::Op;
+/// let r = parse_line("1219008 REST.PUT.OBJECT 8d4fcda3d675bac9 1056").unwrap();
+/// assert_eq!((r.time_ms, r.op, r.key, r.size), (1_219_008, Op::Put, 0x8d4f_cda3_d675_bac9, 1056));
+/// assert!(parse_line("1 REST.POST.OBJECT ab").unwrap_err().contains("unsupported"));
+/// ```
 pub fn parse_line(line: &str) -> Result<Request, String> {
     let mut fields = line.split_ascii_whitespace();
     let time = fields.next().ok_or("empty line")?;

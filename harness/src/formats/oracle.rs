@@ -15,6 +15,20 @@ pub const RECORD: usize = 24;
 const RECORDS_PER_READ: usize = 1 << 14;
 
 /// Streaming reader.
+///
+/// ```
+/// use clockwheel_harness::formats::oracle::OracleReader;
+/// use clockwheel_harness::source::collect;
+/// let mut rec = Vec::new();
+/// rec.extend(7u32.to_le_bytes()); // time, s
+/// rec.extend(42u64.to_le_bytes()); // object id
+/// rec.extend(512u32.to_le_bytes()); // size
+/// rec.extend((-1i64).to_le_bytes()); // no next access
+/// let reqs = collect(&mut OracleReader::new(&rec[..], "one.bin")).unwrap();
+/// assert_eq!((reqs[0].time_ms, reqs[0].key, reqs[0].size), (7_000, 42, 512));
+/// let err = collect(&mut OracleReader::new(&rec[..20], "cut.bin")).unwrap_err();
+/// assert_eq!(err.to_string(), "cut.bin: byte offset 0: truncated record: 20 of 24 bytes");
+/// ```
 pub struct OracleReader<R> {
     inner: R,
     file: String,

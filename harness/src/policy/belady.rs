@@ -20,6 +20,17 @@ struct Entry {
 }
 
 /// The offline-optimal reference policy.
+///
+/// ```
+/// use clockwheel_harness::policy::{belady::Belady, CacheSim, Capacity};
+/// use clockwheel_harness::trace::{annotate_next_access, Request};
+/// let mut t: Vec<Request> = [1, 2, 3, 1].iter().map(|&k| Request::get(0, k, 1)).collect();
+/// annotate_next_access(&mut t);
+/// let mut b = Belady::new(Capacity::Entries(1));
+/// b.insert(&t[0]); // 1 is used again at index 3: admitted
+/// b.insert(&t[1]); // 2 is never used again: bypassed
+/// assert!(b.get(&t[3]));
+/// ```
 pub struct Belady {
     map: HashMap<u64, Entry, IdBuildHasher>,
     /// Max-heap of `(next use, key)`; entries whose `next` no longer matches

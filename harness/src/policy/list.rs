@@ -55,6 +55,17 @@ pub struct ListCache {
 
 impl ListCache {
     /// An empty cache with the given discipline and capacity.
+    ///
+    /// ```
+    /// use clockwheel_harness::policy::list::{ListCache, ListMode};
+    /// use clockwheel_harness::policy::{CacheSim, Capacity};
+    /// use clockwheel_harness::trace::Request;
+    /// let mut c = ListCache::new(ListMode::Lru, Capacity::Entries(2));
+    /// for k in [1, 2, 3] {
+    ///     c.insert(&Request::get(0, k, 1));
+    /// }
+    /// assert_eq!(c.keys_in_order(), vec![2, 3]); // 1 was least recently used
+    /// ```
     pub fn new(mode: ListMode, capacity: Capacity) -> Self {
         let (limit, by_bytes) = capacity.limit();
         let name = match mode {
