@@ -255,3 +255,29 @@ fn noop_never_hits() {
     let r = run(policy::build(PolicyKind::Noop, c).unwrap(), &gets(&T1), c);
     assert_eq!((r.ops[0].count, r.ops[0].hits), (10, 0));
 }
+
+/// Belady with byte capacity 100 never evicts for a newcomer it then
+/// refuses. Sizes in brackets; next uses (by index) in parentheses:
+///   0: A[50](5) and 1: B[40](3) fill 90 bytes;
+///   2: X[70](4) needs 60 bytes freed: A (next 5, later than X's 4) would
+///      free 50, not enough, and B is needed sooner (3) than X: X is
+///      bypassed and A must stay;
+///   3: B hits; 4: X misses (bypassed, never used again: not admitted);
+///   5: A hits (an implementation that evicted A first would miss here).
+/// Hits 2, evictions 0.
+#[test]
+fn belady_bytes_bypass_evicts_nothing() {
+    let mut t = vec![
+        Request::get(0, 1, 50),
+        Request::get(0, 2, 40),
+        Request::get(0, 3, 70),
+        Request::get(0, 2, 40),
+        Request::get(0, 3, 70),
+        Request::get(0, 1, 50),
+    ];
+    annotate_next_access(&mut t);
+    let cap = Capacity::Bytes(100);
+    let r = run(Box::new(Belady::new(cap)), &t, cap);
+    assert_eq!(r.ops[0].hits, 2);
+    assert_eq!(r.counters.evictions, 0);
+}

@@ -82,6 +82,34 @@ impl Belady {
         }
     }
 
+    /// Evicts entries used later than `next` until `w` more fits, and
+    /// returns true; if entries used later than `next` cannot free enough,
+    /// evicts nothing and returns false (the newcomer is bypassed instead).
+    fn make_room(&mut self, w: u64, next: u64) -> bool {
+        let mut victims = Vec::new();
+        let mut freed = 0u64;
+        while self.used - freed + w > self.limit {
+            match self.furthest() {
+                Some((n, key)) if n > next => {
+                    self.heap.pop();
+                    // A stale duplicate of a chosen victim must not count twice.
+                    if !victims.contains(&(n, key)) {
+                        freed += self.map[&key].weight as u64;
+                        victims.push((n, key));
+                    }
+                }
+                _ => {
+                    self.heap.extend(victims);
+                    return false;
+                }
+            }
+        }
+        for (_, key) in victims {
+            self.evict_key(key);
+        }
+        true
+    }
+
     fn evict_key(&mut self, key: u64) {
         if let Some(e) = self.map.remove(&key) {
             self.used -= e.weight as u64;
@@ -119,15 +147,9 @@ impl CacheSim for Belady {
             self.counters.rejected += 1;
             return;
         }
-        while self.used + w as u64 > self.limit {
-            let Some((next, key)) = self.furthest() else {
-                break;
-            };
-            if next < req.next_access {
-                self.counters.rejected += 1;
-                return;
-            }
-            self.evict_key(key);
+        if !self.make_room(w as u64, req.next_access) {
+            self.counters.rejected += 1;
+            return;
         }
         let entry = Entry {
             next: req.next_access,
