@@ -350,9 +350,9 @@ fn cmd_run(args: &RunArgs) -> Result<()> {
         results: &results,
     };
     match args.output.format() {
-        OutputFormat::Table => print!("{}", report::table(&rep)),
-        OutputFormat::Json => println!("{}", report::json(&rep)),
-        OutputFormat::Csv => print!("{}", report::csv_rows(&results)),
+        OutputFormat::Table => report::emit(&report::table(&rep))?,
+        OutputFormat::Json => report::emit(&(report::json(&rep) + "\n"))?,
+        OutputFormat::Csv => report::emit(&report::csv_rows(&results))?,
     }
     Ok(())
 }
@@ -442,22 +442,20 @@ fn cmd_stats(args: &StatsArgs) -> Result<()> {
     let input = args.source.input()?;
     let stats = crate::stats::TraceStats::measure(input.open()?.as_mut())?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&stats)?);
+        report::emit(&(serde_json::to_string_pretty(&stats)? + "\n"))?;
     } else {
-        print!("{}", stats.table());
+        report::emit(&stats.table())?;
     }
     Ok(())
 }
 
-fn cmd_presets() {
+fn cmd_presets() -> Result<()> {
+    let mut out = String::new();
     for name in PRESETS {
         let p = WorkloadParams::preset(name).expect("listed preset exists");
-        println!("{name}:");
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&p).expect("params serialise")
-        );
+        out += &format!("{name}:\n{}\n", serde_json::to_string_pretty(&p)?);
     }
+    Ok(report::emit(&out)?)
 }
 
 /// Entry point of the binary.
@@ -489,10 +487,7 @@ fn dispatch(cli: &Cli) -> Result<()> {
         Some(Command::Concurrent(a)) => crate::concurrent::run(a),
         Some(Command::Stats(a)) => cmd_stats(a),
         Some(Command::Speed(a)) => crate::speed::run(a),
-        Some(Command::Presets) => {
-            cmd_presets();
-            Ok(())
-        }
+        Some(Command::Presets) => cmd_presets(),
     }
 }
 

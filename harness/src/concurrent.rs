@@ -21,7 +21,7 @@ use crate::origin::OriginModel;
 use crate::policy::list::{ListCache, ListMode};
 use crate::policy::{CacheSim, Capacity};
 use crate::replay::{footprint, resolve_invalidations};
-use crate::report::OutputFormat;
+use crate::report::{emit, OutputFormat};
 use crate::rng::Rng;
 use crate::source::{collect, VecSource};
 use crate::trace::{Op, Request};
@@ -403,12 +403,9 @@ pub fn run(args: &ConcurrentArgs) -> Result<()> {
     }
     bar.finish_and_clear();
     match args.output.format() {
-        OutputFormat::Table => print!(
-            "{}",
-            table(&input.label(), capacity, &args.origin, &results)
-        ),
-        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&results)?),
-        OutputFormat::Csv => print!("{}", csv(&results)),
+        OutputFormat::Table => emit(&table(&input.label(), capacity, &args.origin, &results))?,
+        OutputFormat::Json => emit(&(serde_json::to_string_pretty(&results)? + "\n"))?,
+        OutputFormat::Csv => emit(&csv(&results))?,
     }
     Ok(())
 }

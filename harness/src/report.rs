@@ -32,6 +32,21 @@ pub struct RunReport<'a> {
     pub results: &'a [PolicyResult],
 }
 
+/// Writes `text` to standard output. A closed pipe (`| head`) ends the
+/// output quietly instead of failing or panicking as `print!` would.
+///
+/// ```
+/// clockwheel_harness::report::emit("policy,hit_ratio\n").unwrap();
+/// ```
+pub fn emit(text: &str) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other,
+    }
+}
+
 /// Formats bytes with binary units (`1.5 MiB`).
 pub fn human_bytes(b: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];

@@ -137,9 +137,9 @@ pub fn run(args: &SpeedArgs) -> Result<()> {
         })?);
     }
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        crate::report::emit(&(serde_json::to_string_pretty(&out)? + "\n"))?;
     } else {
-        print!("{}", table(&label, &out));
+        crate::report::emit(&table(&label, &out))?;
     }
     Ok(())
 }

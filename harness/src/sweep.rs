@@ -13,7 +13,7 @@ use crate::cli::{
     chosen_policies, measure_footprint, prepare_input, replay_once, OutputArgs, SourceArgs,
 };
 use crate::policy::{Capacity, PolicyKind};
-use crate::report::OutputFormat;
+use crate::report::{emit, OutputFormat};
 
 /// Arguments of `sweep`.
 #[derive(Args, Debug, Clone)]
@@ -92,9 +92,9 @@ pub fn run(args: &SweepArgs) -> Result<()> {
         }
     }
     match args.output.format() {
-        OutputFormat::Table => print!("{}", table(&input.label(), &points)),
-        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&points)?),
-        OutputFormat::Csv => print!("{}", csv(&points)),
+        OutputFormat::Table => emit(&table(&input.label(), &points))?,
+        OutputFormat::Json => emit(&(serde_json::to_string_pretty(&points)? + "\n"))?,
+        OutputFormat::Csv => emit(&csv(&points))?,
     }
     Ok(())
 }
