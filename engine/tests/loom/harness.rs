@@ -241,29 +241,55 @@ fn check_reports(
     }
 }
 
-/// Runs `body` as a loom model named `name`; see [`model_bounded`].
-pub(crate) fn model(name: &str, body: impl Fn() -> u64 + Sync + Send + 'static) {
-    model_bounded(name, usize::MAX, body);
+/// How much of a model's state space to explore.
+#[derive(Clone, Copy)]
+pub(crate) struct Limits {
+    /// Preemptions per execution, capped by `LOOM_MAX_PREEMPTIONS` (default 2).
+    pub(crate) preemptions: usize,
+    /// Stop after this many executions: a partial, depth-first exploration for models
+    /// whose whole space is too large for CI (what it finds is real; what it misses is
+    /// not ruled out). `None`: explore everything.
+    pub(crate) executions: Option<usize>,
 }
 
-/// Runs `body` as a loom model named `name`, with at most `max_preemptions` preemptions
-/// (for models too large to explore at the suite's bound), and prints its execution
+/// Runs `body` as a loom model named `name`, exploring it completely; see [`model_with`].
+pub(crate) fn model(name: &str, body: impl Fn() -> u64 + Sync + Send + 'static) {
+    let all = Limits {
+        preemptions: usize::MAX,
+        executions: None,
+    };
+    model_with(name, all, body);
+}
+
+/// Runs `body` as a loom model named `name` within `limits`, and prints its execution
 /// count, wall time and CPU time. After each execution, checks that every value created
 /// in it was dropped exactly once (the cache's `Drop` and the epoch freed every node).
 ///
 /// Defaults, each overridden by its environment variable: `LOOM_MAX_PREEMPTIONS=2`, and
 /// `LOOM_MAX_BRANCHES=100000` (every engine operation pins a freshly registered epoch
 /// participant, so one execution makes a few thousand atomic accesses).
-pub(crate) fn model_bounded(
+pub(crate) fn model_with(
     name: &str,
-    max_preemptions: usize,
+    limits: Limits,
     body: impl Fn() -> u64 + Sync + Send + 'static,
 ) {
     let mut builder = loom::model::Builder::new();
-    let bound = builder.preemption_bound.unwrap_or(2).min(max_preemptions);
+    let bound = builder
+        .preemption_bound
+        .unwrap_or(2)
+        .min(limits.preemptions);
     builder.preemption_bound = Some(bound);
+    builder.max_permutations = match (builder.max_permutations, limits.executions) {
+        (Some(env), Some(ours)) => Some(env.min(ours)),
+        (env, ours) => env.or(ours),
+    };
     if std::env::var_os("LOOM_MAX_BRANCHES").is_none() {
         builder.max_branches = 100_000;
+    }
+    let cap = builder.max_permutations;
+    if cap.is_some() {
+        // Loom checks the cap only every `checkpoint_interval` executions.
+        builder.checkpoint_interval = 1;
     }
     let iterations = Arc::new(AtomicU64::new(0));
     let count = Arc::clone(&iterations);
@@ -273,9 +299,14 @@ pub(crate) fn model_bounded(
         let run = body();
         assert_no_leak(run);
     });
+    let done = iterations.load(Ordering::Relaxed);
+    let scope = match cap {
+        Some(cap) if done as usize + 1 >= cap => "partial: execution cap reached",
+        _ => "complete",
+    };
     eprintln!(
-        "loom model {name}: {} executions, {:.1} s wall, {:.1} s cpu (preemptions <= {bound})",
-        iterations.load(Ordering::Relaxed),
+        "loom model {name}: {done} executions ({scope}), preemptions <= {bound}, \
+         {:.1} s wall, {:.1} s cpu",
         wall.elapsed().as_secs_f64(),
         thread_cpu_secs() - cpu
     );
