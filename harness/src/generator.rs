@@ -1,9 +1,9 @@
 //! The synthetic S3 workload generator (deterministic by seed).
 //!
 //! Each *regular* request picks an operation from the mix and a key by
-//! popularity: Zipf(α) over object ranks, where rank `r` maps to object
-//! `perm((r + shift) mod N)` and `shift` grows by `drift` per request, so the
-//! hot set slides through the population. Around the regular stream the
+//! popularity: Zipf(α) over object ranks (alias method, see [`Zipf`]), where
+//! rank `r` maps to object `perm((r + shift) mod N)` and `shift` grows by
+//! `drift` per regular request, so the hot set slides through the population. Around the regular stream the
 //! generator adds one-hit wonders (fresh object ids), flash crowds (a burst
 //! concentrated on a few cold objects), scans (a block of GETs walking
 //! consecutive objects once) and, after each model PUT or DELETE, two
@@ -117,7 +117,7 @@ fn wrap(x: u64, n: u64) -> u64 {
     }
 }
 
-/// Largest population whose keys and sizes are tabulated up front (16 MiB).
+/// Largest population whose objects and sizes are tabulated up front (8 MiB).
 const TABLE_LIMIT: u32 = 1 << 20;
 
 impl Generator {

@@ -198,6 +198,10 @@ fn non_negative(name: &str, v: f64) -> Result<()> {
     }
 }
 
+/// Most objects (and list or count keys per type) a workload may have: 2^26,
+/// so the popularity tables stay under 1 GiB.
+pub const MAX_RANKS: u32 = 1 << 26;
+
 /// Checks that the parameters describe a workload the generator can produce.
 pub fn validate(p: &WorkloadParams) -> Result<()> {
     unit("upload share", p.upload_share)?;
@@ -214,8 +218,15 @@ pub fn validate(p: &WorkloadParams) -> Result<()> {
     ] {
         non_negative(name, v)?;
     }
-    if p.objects == 0 || p.list_keys == 0 || p.count_keys == 0 {
-        bail!("objects, list keys and count keys must be at least 1");
+    // The Zipf tables take 8 bytes per rank (16 while being built).
+    for (name, v) in [
+        ("objects", p.objects),
+        ("list keys", p.list_keys),
+        ("count keys", p.count_keys),
+    ] {
+        if !(1..=MAX_RANKS).contains(&v) {
+            bail!("{name} = {v} must be within 1..={MAX_RANKS}");
+        }
     }
     if !(1..=8).contains(&p.model_types) {
         bail!("model types = {} must be within 1..=8", p.model_types);

@@ -294,6 +294,10 @@ fn command_line_overrides_reach_the_generator() {
             rate: Some(f64::NAN),
             ..Default::default()
         },
+        WorkloadArgs {
+            objects: Some(u32::MAX),
+            ..Default::default()
+        },
     ] {
         assert!(bad.apply(&mut params("s3-app")).is_err(), "{bad:?}");
     }
