@@ -87,10 +87,12 @@ impl PolicyResult {
         ratio(h, n)
     }
 
-    /// Bytes served from cache / bytes looked up.
+    /// Bytes served from the cache / bytes requested, over the lookups that
+    /// transfer a body (GET and LIST; HEAD and COPY move no bytes to the client).
     pub fn byte_hit_ratio(&self) -> f64 {
-        let (h, n) = self
-            .lookups()
+        let (h, n) = [Op::Get, Op::List]
+            .into_iter()
+            .map(|op| &self.ops[op as usize])
             .fold((0, 0), |a, o| (a.0 + o.hit_bytes, a.1 + o.bytes));
         ratio(h, n)
     }
