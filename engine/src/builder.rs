@@ -165,9 +165,12 @@ impl<K, V, S> CacheBuilder<K, V, S> {
         self
     }
 
-    /// Time-to-idle: each read of an expiring entry moves its deadline to `now + tti`, so
-    /// an entry expires after `tti` without reads. Entries inserted without any TTL (no
-    /// default and none given) still never expire. At most [`MAX_TTL`](crate::MAX_TTL).
+    /// Time-to-idle, as *sliding expiration*: an expiring entry's deadline starts at
+    /// `min(ttl, tti)` from its insert, and each read moves it to `tti` from the read if
+    /// that is later (never earlier), so an entry expires once it goes `tti` without
+    /// reads (or, if never read, at its TTL when that is shorter). Reads can keep an entry
+    /// past its original TTL. Entries inserted without any TTL (no default and none
+    /// given) still never expire. At most [`MAX_TTL`](crate::MAX_TTL).
     pub fn time_to_idle(mut self, tti: Duration) -> Self {
         self.time_to_idle = Some(tti);
         self

@@ -24,6 +24,8 @@ where
     S: BuildHasher,
 {
     /// Removes every live entry for which `doomed` is true; returns how many it removed.
+    /// Entries already past their deadline are expired on the way (cause `Expired`, not
+    /// counted, and `doomed` never sees them).
     pub(crate) fn remove_where(&self, mut doomed: impl FnMut(&K, &V) -> bool) -> usize {
         let mut removed = 0;
         for (shard_idx, shard) in self.shards.iter().enumerate() {
@@ -32,7 +34,9 @@ where
                 table::for_each_live(bucket, &guard, |ptr| {
                     // SAFETY: yielded under `guard`.
                     let node = unsafe { ptr.deref() };
-                    if doomed(&node.key, &node.value)
+                    if self.is_expired(node) {
+                        self.kill_and_unlink(shard_idx, node, RemovalCause::Expired, &guard);
+                    } else if doomed(&node.key, &node.value)
                         && self.kill_and_unlink(shard_idx, node, RemovalCause::Removed, &guard)
                     {
                         removed += 1;
@@ -43,13 +47,15 @@ where
         removed
     }
 
-    /// Calls `f` on each live entry of one bucket under a fresh guard.
+    /// Calls `f` on each live, unexpired entry of one bucket under a fresh guard.
     pub(crate) fn visit_bucket(&self, shard: usize, bucket: usize, mut f: impl FnMut(&K, &V)) {
         let guard = self.pin();
         table::for_each_live(&self.shards[shard].buckets[bucket], &guard, |ptr| {
             // SAFETY: yielded under `guard`.
             let node = unsafe { ptr.deref() };
-            f(&node.key, &node.value)
+            if !self.is_expired(node) {
+                f(&node.key, &node.value)
+            }
         });
     }
 }

@@ -226,9 +226,17 @@ where
             return true;
         }
         if let (true, Some(tti)) = (touch, self.time_to_idle) {
-            node.set_deadline(TimeSource::deadline(now, Some(tti)));
+            node.extend_deadline(TimeSource::deadline(now, Some(tti)));
         }
         false
+    }
+
+    /// True if a live node is past its deadline (as reads judge it), though no timer
+    /// has reclaimed it yet. Reads the clock only for nodes that can expire.
+    #[inline]
+    pub(crate) fn is_expired(&self, node: &Node<K, V>) -> bool {
+        let deadline = node.deadline();
+        deadline != NEVER && deadline <= self.time.now() + self.time.slack()
     }
 
     /// Remaining time to live of `key`'s entry (see `Cache::remaining_ttl`).
@@ -274,13 +282,18 @@ where
         let mut node = Owned::new(Node::new(key, value, weight, deadline));
         loop {
             let first = bucket.load(Ordering::Acquire, guard);
-            let old =
-                table::find(first, &node.key, guard).map(|n| Shared::from(n as *const Node<K, V>));
+            let found = table::find(first, &node.key, guard);
+            if let Some(stale) = found.filter(|n| self.is_expired(n)) {
+                // An expired entry is not replaced (nor returned): it expires first.
+                self.kill_and_unlink(shard_idx, stale, RemovalCause::Expired, guard);
+                continue;
+            }
+            let old = found.map(|n| Shared::from(n as *const Node<K, V>));
             // SAFETY: `old` was found under `guard`.
             let old_weight = old.map_or(0, |o| unsafe { o.deref() }.weight());
             self.make_room(weight.saturating_sub(old_weight), shard_idx, guard);
             self.weighted.fetch_add(weight, Ordering::Relaxed);
-            match table::link(bucket, first, old, node, guard) {
+            match table::link(bucket, old, node, guard) {
                 Ok(linked) => return self.after_link(linked, shard_idx, bucket, guard),
                 Err(back) => {
                     self.weighted.fetch_sub(weight, Ordering::Relaxed);
@@ -400,11 +413,19 @@ where
         }
         let hash = self.hash(&node.key);
         table::unlink_dead(self.bucket(self.shard_index(hash), hash), guard);
-        self.count(Counter::Eviction);
+        // A victim already past its deadline is reported as what it is.
+        let cause = match self.is_expired(node) {
+            true => RemovalCause::Expired,
+            false => RemovalCause::Evicted,
+        };
+        self.count(match cause {
+            RemovalCause::Expired => Counter::Expiration,
+            _ => Counter::Eviction,
+        });
         // SAFETY: we hold the queue's reference and give it up once, here. The node stays
         // readable for the listener below: destruction waits for `guard` to unpin.
         unsafe { release(ptr, DEQUEUED, guard) };
-        self.notify(node, RemovalCause::Evicted);
+        self.notify(node, cause);
     }
 
     /// Drops dead nodes from a shard's queue when they outnumber the live ones
@@ -444,6 +465,11 @@ where
         let guard = self.pin();
         loop {
             let node = table::find(bucket.load(Ordering::Acquire, &guard), key, &guard)?;
+            if self.is_expired(node) {
+                // Not returned: it expired before this removal.
+                self.kill_and_unlink(shard_idx, node, RemovalCause::Expired, &guard);
+                return None;
+            }
             if self.kill_and_unlink(shard_idx, node, RemovalCause::Removed, &guard) {
                 // The node stays readable while `guard` is pinned.
                 return Some(read(&node.value));
@@ -502,6 +528,8 @@ where
             self.count(Counter::Rejection);
             return Err((key, weight));
         }
+        // Under time-to-idle an entry nobody reads lives min(ttl, tti); reads extend it.
+        let ttl = ttl.map(|ttl| self.time_to_idle.map_or(ttl, |tti| ttl.min(tti)));
         let deadline = ttl.map_or(NEVER, |ttl| {
             TimeSource::deadline(self.time.now(), Some(ttl))
         });

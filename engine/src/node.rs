@@ -75,9 +75,13 @@ impl<K, V> Node<K, V> {
         self.deadline.load(Ordering::Relaxed)
     }
 
-    /// Time-to-idle: moves the deadline (Relaxed: the wheel re-reads it before expiring).
-    pub(crate) fn set_deadline(&self, deadline: u64) {
-        self.deadline.store(deadline, Ordering::Relaxed);
+    /// Time-to-idle: moves the deadline later, never earlier, so the wheel, which keeps
+    /// the node's timer at the deadline it had when scheduled, is never late (Relaxed:
+    /// the wheel re-reads it before expiring and reschedules if it moved).
+    pub(crate) fn extend_deadline(&self, deadline: u64) {
+        if self.deadline.load(Ordering::Relaxed) < deadline {
+            self.deadline.fetch_max(deadline, Ordering::Relaxed);
+        }
     }
 
     /// True if the shard's timers hold (or held) a reference to this node: a node is

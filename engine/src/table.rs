@@ -1,13 +1,18 @@
-//! Lock-free bucket chains: Harris' marked-pointer list, unsorted, insertion at the head,
+//! Lock-free bucket chains: Harris' marked-pointer list, unsorted, insertion at the tail,
 //! with one addition, *replace in place*.
 //!
 //! Each bucket is a singly linked chain of [`Node`]s. The protocol (Harris, DISC 2001;
 //! Michael, SPAA 2002):
-//! - **Insert** links a new node at the head with one CAS on the bucket's head pointer;
-//!   the CAS fails if any other insert got there first, and the inserter searches again.
-//!   A live node for a key can only appear by a head insert or by replacing a live node
-//!   of the same key, so a failed head CAS is the only way two inserters of one key can
-//!   race, and the loser finds the winner's node on its retry (hazard 1).
+//! - **Insert** walks the chain and, if it meets no live node of its key, links the new
+//!   node after the last one with one CAS of that node's `next` from unmarked null (or of
+//!   the bucket head, if the chain is empty). The CAS fails if anything was appended or
+//!   the last node died meanwhile, and the inserter walks again. A live node for a key can
+//!   only appear by an append or by replacing a live node of the same key in place, and
+//!   both happen at or after the position where the key's first node was appended, so a
+//!   walk that reaches the end sees every node of its key: two inserters of one key cannot
+//!   both append, the loser finds the winner's node on its retry (hazard 1).
+//!   Appending at the tail keeps long-lived entries, which CLOCK keeps because they are
+//!   hot, at the front of their chains, where lookups find them first.
 //! - **Remove / evict** marks the victim's `next` pointer ([`Node::kill`]), then unlinks
 //!   it by a CAS on its predecessor's (unmarked) `next` ([`unlink_dead`]).
 //! - **Replace** marks the old node's `next` *and points it at the new node* in one CAS:
@@ -29,7 +34,7 @@ pub(crate) type Bucket<K, V> = Atomic<Node<K, V>>;
 
 /// The result of a successful [`link`].
 pub(crate) enum Linked<'g, K, V> {
-    /// The key was absent; `new` now heads the chain.
+    /// The key was absent; `new` now ends the chain.
     Inserted(Shared<'g, Node<K, V>>),
     /// `old` was live and has been atomically superseded by `new`.
     Replaced {
@@ -62,18 +67,17 @@ where
 }
 
 /// Links `node` into `bucket`: replaces `old` if given (it must be the live node of the
-/// same key, found in the chain whose head was `first`), otherwise inserts at the head
-/// if the head is still `first`. Hands `node` back if the chain changed under us; the
-/// caller then searches again.
-pub(crate) fn link<'g, K, V>(
+/// same key, found by [`find`]), otherwise appends it if the chain still holds no live
+/// node of its key. Hands `node` back if the chain changed under us; the caller then
+/// searches again.
+pub(crate) fn link<'g, K: Eq, V>(
     bucket: &Bucket<K, V>,
-    first: Shared<'g, Node<K, V>>,
     old: Option<Shared<'g, Node<K, V>>>,
     node: Owned<Node<K, V>>,
     guard: &'g Guard,
 ) -> Result<Linked<'g, K, V>, Owned<Node<K, V>>> {
     match old {
-        None => insert_head(bucket, first, node, guard).map(Linked::Inserted),
+        None => append(bucket, node, guard).map(Linked::Inserted),
         Some(old) => replace(old, node, guard).map(|new| Linked::Replaced { new, old }),
     }
 }
@@ -81,16 +85,33 @@ pub(crate) fn link<'g, K, V>(
 /// The linked node, or the node handed back when the CAS lost a race.
 type LinkResult<'g, K, V> = Result<Shared<'g, Node<K, V>>, Owned<Node<K, V>>>;
 
-fn insert_head<'g, K, V>(
+/// Appends `node` after the chain's last node (see the module doc). Fails if a live node
+/// of the same key is met, if the last node is dead (it is unlinked first, so the retry
+/// can go further), or if the CAS loses a race.
+fn append<'g, K: Eq, V>(
     bucket: &Bucket<K, V>,
-    first: Shared<'g, Node<K, V>>,
     node: Owned<Node<K, V>>,
     guard: &'g Guard,
 ) -> LinkResult<'g, K, V> {
-    node.next.store(first, Ordering::Relaxed);
-    bucket
-        .compare_exchange(first, node, Ordering::AcqRel, Ordering::Acquire, guard)
-        .map_err(|e| e.new)
+    let mut slot = bucket;
+    loop {
+        let cur = slot.load(Ordering::Acquire, guard);
+        // SAFETY: as in `find`.
+        match unsafe { cur.with_tag(0).as_ref() } {
+            Some(n) if n.key == node.key && n.is_live(guard) => return Err(node),
+            Some(n) => slot = &n.next,
+            None if cur.tag() & MARK != 0 => {
+                // `slot` is the `next` of a dead last node: nothing may follow it.
+                unlink_dead(bucket, guard);
+                return Err(node);
+            }
+            None => {
+                return slot
+                    .compare_exchange(cur, node, Ordering::AcqRel, Ordering::Acquire, guard)
+                    .map_err(|e| e.new)
+            }
+        }
+    }
 }
 
 /// `old.next: succ -> new|MARK`, with `new.next = succ`. Fails only if `old` died.

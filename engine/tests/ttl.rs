@@ -278,3 +278,65 @@ fn get_with_ttl_reads_value_and_time_left_of_one_entry() {
     assert_eq!(c.stats().misses, 1);
     c.validate().unwrap();
 }
+
+#[test]
+fn time_to_idle_starts_at_the_shorter_limit_and_reads_never_shorten_it() {
+    let (clock, mock) = Clock::mock();
+    let c: Cache<u32, u32> = Cache::builder()
+        .max_capacity(10)
+        .default_ttl(secs(300))
+        .time_to_idle(secs(60))
+        .clock(clock)
+        .build()
+        .unwrap();
+    c.insert(1, 1);
+    c.insert_with_ttl(2, 2, Some(secs(30)));
+    assert_eq!(c.remaining_ttl(&1), Some(Some(secs(60))), "min(ttl, tti)");
+    assert_eq!(c.remaining_ttl(&2), Some(Some(secs(30))), "a shorter TTL stands");
+    mock.increment(secs(10));
+    assert_eq!(c.get(&2), Some(2));
+    assert_eq!(c.remaining_ttl(&2), Some(Some(secs(60))), "a read extends to tti");
+    // The wheel holds key 1's timer at 60 s: it must fire then, not later.
+    mock.increment(secs(50));
+    c.run_pending_tasks();
+    assert_eq!(c.peek(&1), None);
+    assert_eq!(c.stats().expirations, 1);
+    c.validate().unwrap();
+}
+
+#[test]
+fn expired_but_unreclaimed_entries_are_never_handed_out() {
+    let (c, mock, log) = cache(10, 1, Some(secs(10)));
+    for k in 0..4 {
+        c.insert(k, k * 10);
+    }
+    mock.increment(secs(10));
+    // No reads and no timer ran: the entries are still linked, but past their deadline.
+    assert_eq!(c.remove(&0), None, "remove must not return an expired value");
+    assert_eq!(c.insert(1, 11), None, "insert over an expired entry replaces nothing");
+    assert_eq!(c.iter().collect::<Vec<_>>(), vec![(1, 11)]);
+    let mut seen = Vec::new();
+    c.retain(|k, _| {
+        seen.push(*k);
+        true
+    });
+    assert_eq!(seen, vec![1], "predicates never see expired entries");
+    let s = c.stats();
+    assert_eq!((s.expirations, s.removals, s.replacements), (4, 0, 0));
+    let expired = log.lock().unwrap().iter().filter(|(_, c)| *c == RemovalCause::Expired).count();
+    assert_eq!(expired, 4);
+    c.validate().unwrap();
+}
+
+#[test]
+fn an_expired_victim_of_the_hand_is_reported_as_expired() {
+    let (c, mock, log) = cache(2, 1, None);
+    c.insert_with_ttl(1, 1, Some(secs(5)));
+    c.insert(2, 2);
+    mock.increment(secs(5));
+    c.insert(3, 3); // the hand takes key 1, already past its deadline
+    assert_eq!(*log.lock().unwrap(), vec![(1, RemovalCause::Expired)]);
+    let s = c.stats();
+    assert_eq!((s.evictions, s.expirations), (0, 1));
+    c.validate().unwrap();
+}
