@@ -379,48 +379,112 @@ fn timer_compaction_moves_the_write_gate() {
     assert_eq!(exact.cache().len(), 2, "keys 0 and 1 remain");
 }
 
-/// Time-to-idle can shorten a deadline (a 10-tick idle limit on a 1000-tick TTL); the
-/// entry then reads as expired exactly, but its timer still sits at the old deadline's
-/// tick, so the wheel reclaims it only then (not "at the first wheel advance one tick
-/// after its deadline", as `docs/architecture.md` puts it).
+/// Time-to-idle is sliding expiration: an entry starts with `min(ttl, tti)` (here 10
+/// ticks of a 1000-tick TTL), each hit moves its deadline to `now + tti` only if that is
+/// later, and a read never shortens it. The timer drained at the first deadline fires
+/// there, finds the deadline moved and reschedules it.
 #[test]
-fn time_to_idle_shortening_waits_for_the_original_timer() {
+fn time_to_idle_reads_never_shorten_the_deadline() {
     let mut cfg = single(8, false, 8);
     cfg.time_to_idle = Some(10 * TICK);
     let mut exact = Exact::new(cfg);
     let ops = [
-        timed(0, 1000),
+        timed(0, 1000), // deadline: tick 10, not 1000
+        Op::Get(0),     // tick 0: now + tti is not later, nothing moves
         Op::Advance(TICK),
-        untimed(1), // drains key 0's timer at tick 1000
-        Op::Get(0), // deadline moves to tick 11
-        Op::Advance(20 * TICK),
-        Op::RunPendingTasks,
+        untimed(1), // drains key 0's timer at tick 10
+        Op::Advance(5 * TICK),
+        Op::Get(0), // tick 6: the deadline moves to tick 16
+        Op::Advance(5 * TICK),
+        Op::RunPendingTasks, // tick 11: the timer fires and is rescheduled at tick 16
     ];
     run(&mut exact, &ops);
-    assert_eq!(exact.cache().remaining_ttl("k0"), None, "past its deadline");
-    assert_eq!(exact.cache().len(), 2, "still in the table");
-    run(&mut exact, &[Op::Advance(980 * TICK), Op::RunPendingTasks]);
-    assert_eq!(exact.cache().len(), 1, "reclaimed at the original tick");
+    let left = Some(Some(std::time::Duration::from_nanos(5 * TICK)));
+    assert_eq!(
+        exact.cache().remaining_ttl("k0"),
+        left,
+        "extended to tick 16"
+    );
+    run(&mut exact, &[Op::Advance(5 * TICK - 1), Op::Peek(0)]);
+    assert_eq!(
+        exact.cache().peek("k0").map(|v| v.0),
+        Some(1),
+        "alive 1 ns before"
+    );
+    run(&mut exact, &[Op::Advance(1), Op::RunPendingTasks]);
+    assert_eq!(exact.cache().len(), 1, "reclaimed at tick 16");
     assert_eq!(exact.cache().stats().expirations, 1);
 }
 
+/// Entries past their deadline that no timer has reclaimed yet: `iter` skips them while
+/// `len` counts them; `remove` of one returns `None` and counts an expiration; an insert
+/// over one is a fresh insertion; `retain` expires them without asking its predicate.
+#[test]
+fn expired_entries_are_never_seen_live() {
+    let mut exact = Exact::new(single(8, false, 8));
+    let ops = [timed(0, 2), timed(1, 2), untimed(3), Op::Advance(2 * TICK)];
+    run(&mut exact, &ops);
+    assert_eq!(exact.cache().len(), 3, "nothing reclaimed them yet");
+    assert_eq!(exact.cache().iter().count(), 1, "iter skips them");
+    run(&mut exact, &[Op::Remove(0), untimed(1)]);
+    let stats = exact.cache().stats();
+    assert_eq!((stats.removals, stats.replacements), (0, 0));
+    assert_eq!((stats.expirations, stats.insertions), (2, 4));
+    // This write's tick was already advanced to: the timer waits in the inbox.
+    run(&mut exact, &[timed(2, 1), Op::Advance(TICK)]);
+    let mut asked = Vec::new();
+    let removed = exact.cache().retain(|k, _| {
+        asked.push(k.clone());
+        true
+    });
+    assert_eq!(removed, 0);
+    asked.sort();
+    let unexpired = [driver::KEYS[3], driver::KEYS[1]]; // keys 3 and 1, sorted
+    assert_eq!(
+        asked, unexpired,
+        "the expired key 2 is not shown to the predicate"
+    );
+    assert_eq!(exact.cache().stats().expirations, 3);
+}
+
+/// The hand's victim, when past its deadline, is reported and counted as expired.
+#[test]
+fn expired_victim_of_the_hand_counts_as_expired() {
+    let mut exact = Exact::new(single(2, false, 4));
+    let ops = [
+        timed(0, 1000),
+        untimed(1),
+        Op::Advance(1000 * TICK),
+        untimed(2),
+        untimed(3),
+    ];
+    run(&mut exact, &ops);
+    let stats = exact.cache().stats();
+    assert_eq!((stats.expirations, stats.evictions), (1, 1), "{stats:?}");
+}
+
 /// A timer takes the entry's deadline when the wheel's owner drains it from the inbox,
-/// not when it was scheduled: a time-to-idle read before the drain counts.
+/// not when it was scheduled: a time-to-idle read before the drain counts. That shows in
+/// the write gate: the timer sits at tick 15, not 10, so the write at tick 10 does not
+/// advance the wheel, and the zero-TTL insert after it is reclaimed by its own write.
 #[test]
 fn timer_takes_the_deadline_at_drain_time() {
     let mut cfg = single(8, false, 8);
     cfg.time_to_idle = Some(10 * TICK);
     let mut exact = Exact::new(cfg);
     let ops = [
-        timed(0, 1000), // tick 0: the write gate stays shut, the timer waits in the inbox
-        Op::Get(0),     // deadline moves to tick 10
+        timed(0, 1000), // tick 0: deadline tick 10; the gate stays shut, the timer waits
+        Op::Advance(5 * TICK),
+        Op::Get(0), // deadline moves to tick 15
         Op::Advance(TICK),
-        untimed(1), // drains the timer at tick 10
-        Op::Advance(20 * TICK),
-        Op::RunPendingTasks,
+        untimed(1), // tick 6: drains the timer at tick 15
+        Op::Advance(4 * TICK),
+        untimed(2),  // tick 10: the gate stays shut (next tick 15, inbox empty)
+        timed(3, 0), // its timer opens the gate: reclaimed by its own write
     ];
     run(&mut exact, &ops);
-    assert_eq!(exact.cache().len(), 1, "reclaimed at tick 10");
+    assert_eq!(exact.cache().len(), 3, "the zero-TTL entry is gone");
+    assert_eq!(exact.cache().stats().expirations, 1);
 }
 
 /// `peek` is documented to count neither a hit nor a miss (`Cache::peek`, and

@@ -326,8 +326,10 @@ fn counters(cache_stats: clockwheel::CacheStats) -> Stats {
 
 /// Everything observable the checker expects of the cache after an operation.
 pub struct Expected<'a> {
-    /// Every entry in the table (expired ones nobody reclaimed yet included), by key.
+    /// The unexpired entries, by key: what `iter` yields.
     pub entries: &'a [(String, Val)],
+    /// Entries in the table, expired ones nothing has killed yet included: `len`.
+    pub len: usize,
     pub weighted: u64,
     pub stats: Stats,
     /// `remaining_ttl` of each key in play.
@@ -344,8 +346,8 @@ pub fn check_state<S: BuildHasher>(
     let mut got: Vec<(String, Val)> = cache.iter().collect();
     got.sort();
     ensure_eq!(got, want.entries, "contents (iter)");
-    ensure_eq!(cache.len(), want.entries.len(), "len");
-    ensure_eq!(cache.is_empty(), want.entries.is_empty(), "is_empty");
+    ensure_eq!(cache.len(), want.len, "len");
+    ensure_eq!(cache.is_empty(), want.len == 0, "is_empty");
     ensure_eq!(cache.weighted_size(), want.weighted, "weighted_size");
     if want.weighted > cfg.capacity {
         return Err(format!(
@@ -362,7 +364,7 @@ pub fn check_state<S: BuildHasher>(
     ensure_eq!(counters(snapshot), stats, "stats counters");
     ensure_eq!(
         (snapshot.len, snapshot.weighted_size, snapshot.capacity),
-        (want.entries.len() as u64, want.weighted, cfg.capacity),
+        (want.len as u64, want.weighted, cfg.capacity),
         "stats len / weighted_size / capacity"
     );
     for (key, remaining) in &want.remaining {
@@ -462,6 +464,7 @@ impl Exact {
             .collect();
         let want = Expected {
             entries: &entries,
+            len: self.model.len(),
             weighted: self.model.weighted_size(),
             stats: self.model.stats(),
             remaining,

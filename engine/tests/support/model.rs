@@ -26,16 +26,22 @@
 //! - **Statistics**: hits, misses, insertions, replacements, evictions, removals,
 //!   rejections, expirations.
 //! - **Expiry** (virtual clock: [`Model::advance`] moves `now`, in nanoseconds since the
-//!   cache was built). An insert's deadline is `now + min(ttl, MAX_TTL)` (saturating below
-//!   `NEVER`), `NEVER` for no TTL; `insert` / `try_insert` use the cache's default TTL.
-//!   A `get` / `contains_key` / `get_with` / `peek` of an entry at or past its deadline
-//!   (`deadline <= now`, exact nanoseconds) kills it (`Expired`, counted in expirations;
-//!   a miss for all but `peek`) and reads as absent; a hit under time-to-idle moves a
-//!   finite deadline to `now + tti`. Entries past their deadline that nobody read stay in
-//!   the table, so `iter`, `len`, `remove`, `clear`, `retain`, the hand, and an `insert`
-//!   replacing them see them, until the shard's timers reclaim them (`timers.rs`: on
-//!   writes, amortized, and on `run_pending_tasks`). Events of one timer advance come in
-//!   wheel order, which is unspecified ("roughly in deadline order").
+//!   cache was built). An entry is *expired* once `deadline <= now` (exact nanoseconds;
+//!   `NEVER` never is). An insert's deadline is `now + min(ttl, tti, MAX_TTL)`
+//!   (saturating below `NEVER`; `tti` only under time-to-idle), `NEVER` for no TTL;
+//!   `insert` / `try_insert` use the cache's default TTL. A hit (`get`, `contains_key`,
+//!   `get_with`, not `peek`) under time-to-idle moves a finite deadline to
+//!   `max(deadline, now + tti)`: deadlines never move earlier.
+//! - **Expired entries** are never seen as live: a read (`peek` included), `remove`, an
+//!   insert over one, a bulk removal, or the hand choosing one as its victim kills it
+//!   with cause `Expired` (counted in expirations, not as a removal, replacement or
+//!   eviction). Then a read misses (no count for `peek`), `remove` returns `None`, an
+//!   insert is a fresh insertion (the stale entry's `Expired` event comes first), a bulk
+//!   removal neither shows it to its predicate nor counts it. `iter` skips them, but
+//!   `len` and `weighted_size` count them until something kills them, e.g. the shard's
+//!   timers (`timers.rs`: on writes, amortized, and on `run_pending_tasks`). Events of
+//!   one timer advance come in wheel order, which is unspecified ("roughly in deadline
+//!   order").
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::Hash;
@@ -112,6 +118,11 @@ struct Entry<V> {
     referenced: bool,
     /// Nanoseconds of the virtual clock, or [`NEVER`].
     deadline: u64,
+}
+
+/// True if `entry` is past its deadline at `now`.
+fn expired<V>(entry: &Entry<V>, now: u64) -> bool {
+    entry.deadline != NEVER && entry.deadline <= now
 }
 
 /// The reference model. `K: Ord` only so that snapshots can be sorted.
@@ -198,15 +209,34 @@ where
         self.stats
     }
 
-    /// The live entries, sorted by key.
+    /// The unexpired entries (what `iter` yields), sorted by key.
     pub fn entries(&self) -> Vec<(K, V)> {
         let mut all: Vec<(K, V)> = self
             .entries
             .iter()
+            .filter(|(_, e)| !self.is_expired(e))
             .map(|(k, e)| (k.clone(), e.value.clone()))
             .collect();
         all.sort_by(|a, b| a.0.cmp(&b.0));
         all
+    }
+
+    /// Entries in the table, expired ones nothing has killed yet included (`len`).
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    fn is_expired(&self, entry: &Entry<V>) -> bool {
+        expired(entry, self.now)
+    }
+
+    /// True (and killed, cause `Expired`) if `key`'s entry is expired.
+    fn expire_if_due(&mut self, key: &K) -> bool {
+        let expired = self.entries.get(key).is_some_and(|e| self.is_expired(e));
+        if expired {
+            self.kill(key, Cause::Expired);
+        }
+        expired
     }
 
     /// The listener events since the last call.
@@ -240,17 +270,19 @@ where
 
     /// The read path shared by `get` and `peek` (`CacheCore::lookup`).
     fn lookup(&mut self, key: &K, touch: bool) -> Option<V> {
-        let now = self.now;
-        let entry = self.entries.get_mut(key)?;
-        if entry.deadline != NEVER && entry.deadline <= now {
-            self.kill(key, Cause::Expired);
+        if self.expire_if_due(key) {
             return None;
         }
+        let now = self.now;
+        let entry = self.entries.get_mut(key)?;
         if touch && self.policy == Policy::Clock {
             entry.referenced = true;
         }
+        // Sliding expiration: a hit extends the deadline, never shortens it. (With every
+        // deadline starting at most `tti` after its insert, `now + tti` is never earlier
+        // anyway; the `max` states the engine's rule rather than relying on that.)
         if let (true, Some(tti), false) = (touch, self.time_to_idle, entry.deadline == NEVER) {
-            entry.deadline = deadline(now, Some(tti));
+            entry.deadline = entry.deadline.max(deadline(now, Some(tti)));
         }
         Some(entry.value.clone())
     }
@@ -295,7 +327,8 @@ where
     }
 
     /// `try_insert_with_ttl`: refuses a TTL above [`MAX_TTL`] first, then an entry
-    /// heavier than the capacity; either way the old entry stays.
+    /// heavier than the capacity; either way the old entry stays. Under time-to-idle a
+    /// TTL longer than the idle limit starts at the idle limit.
     pub fn try_insert_with_ttl(
         &mut self,
         key: K,
@@ -310,12 +343,16 @@ where
             self.stats.rejections += 1;
             return Err(Refused::TooHeavy(weight));
         }
+        let ttl = ttl.map(|t| self.time_to_idle.map_or(t, |tti| t.min(tti)));
         let deadline = deadline(self.now, ttl);
         Ok(self.upsert(key, value, weight, deadline))
     }
 
     fn upsert(&mut self, key: K, value: V, weight: u64, deadline: u64) -> Option<V> {
         let shard = (self.shard_of)(&key);
+        // An expired old entry is killed (and reported) before the hand runs; the insert
+        // is then a fresh one.
+        self.expire_if_due(&key);
         loop {
             let old_weight = self.entries.get(&key).map(|e| e.weight);
             let need = weight.saturating_sub(old_weight.unwrap_or(0));
@@ -362,9 +399,12 @@ where
         })
     }
 
-    /// `remove` / `invalidate` (of any entry in the table, expired or not).
+    /// `remove` / `invalidate`: an expired entry is killed as `Expired` and not returned.
     pub fn remove(&mut self, key: &K) -> Option<V> {
-        self.kill(key, Cause::Removed)
+        match self.expire_if_due(key) {
+            true => None,
+            false => self.kill(key, Cause::Removed),
+        }
     }
 
     /// Takes `key`'s entry out of the table for `cause` (`Removed` or `Expired`).
@@ -380,20 +420,20 @@ where
         Some(entry.value)
     }
 
-    /// `clear`, `retain` (with the predicate negated) and `remove_matching`: removes
-    /// every live entry for which `doomed` is true and returns how many.
+    /// `clear`, `retain` (with the predicate negated) and `remove_matching`: expires every
+    /// expired entry (uncounted, unseen by `doomed`), then removes every other entry for
+    /// which `doomed` is true and returns how many.
     pub fn remove_where(&mut self, mut doomed: impl FnMut(&K, &V) -> bool) -> usize {
-        let mut victims: Vec<K> = self
-            .entries
-            .iter()
-            .filter(|(k, e)| doomed(k, &e.value))
-            .map(|(k, _)| k.clone())
-            .collect();
-        victims.sort();
-        for key in &victims {
-            self.remove(key);
+        let mut keys: Vec<K> = self.entries.keys().cloned().collect();
+        keys.sort();
+        let mut removed = 0;
+        for key in &keys {
+            if !self.expire_if_due(key) && doomed(key, &self.entries[key].value) {
+                self.kill(key, Cause::Removed);
+                removed += 1;
+            }
         }
-        victims.len()
+        removed
     }
 
     // ------------------------------------------------------------------ expiry
@@ -455,6 +495,11 @@ where
                 second_chances -= 1;
                 self.queues[shard].push_back((id, key));
                 continue;
+            }
+            // A victim already past its deadline leaves as expired, not evicted.
+            if expired(entry, self.now) {
+                self.kill(&key, Cause::Expired);
+                return true;
             }
             let entry = self.entries.remove(&key).expect("live entry");
             self.total -= entry.weight;

@@ -2,12 +2,13 @@
 //! where the model cannot know which shard holds a key, so it cannot predict the hand's
 //! victims or which shards' wheels a write advances. Instead the listener tells which
 //! entries left, and every step checks that each departure was allowed:
-//! - an eviction happened only while an insert still needed room, of a table entry
-//!   with its latest value;
+//! - the hand took a victim only while an insert still needed room, a table entry with
+//!   its latest value, reported `Expired` if it was past its deadline, else `Evicted`;
 //! - an expiry (`Expired`) only of an entry at or past its deadline (never early), and
-//!   after `run_pending_tasks` every entry whose deadline (all of the deadlines it has
-//!   had, under time-to-idle) lies at or before the current tick is gone;
-//! - reads, removals and bulk operations behave exactly (they do not depend on shards).
+//!   after `run_pending_tasks` every entry whose deadline (which only ever moves later,
+//!   under time-to-idle) lies at or before the current tick is gone;
+//! - reads, removals and bulk operations behave exactly (they do not depend on shards),
+//!   including their expiring of entries past their deadline.
 //!
 //! The cache then holds exactly the last inserted value of every key not removed,
 //! evicted or expired since (`iter`, `len`, `weighted_size`, `remaining_ttl`, stats).
@@ -19,8 +20,8 @@ use clockwheel::{Cache, Pattern};
 use quanta::Mock;
 
 use crate::driver::{
-    canonical, check_refused, check_state, drain, pattern_text, sorted, ttl, Config, Event,
-    Expected, Got, Log, Op, Val,
+    check_refused, check_state, drain, pattern_text, sorted, ttl, Config, Event, Expected, Got,
+    Log, Op, Val,
 };
 use crate::ensure_eq;
 use crate::model::{deadline, Cause, Refused, Stats, MAX_TTL, NEVER, TICK_SHIFT};
@@ -29,9 +30,14 @@ use crate::model::{deadline, Cause, Refused, Stats, MAX_TTL, NEVER, TICK_SHIFT};
 #[derive(Clone, Copy, Debug)]
 struct Tracked {
     value: Val,
+    /// Only ever moves later, so the entry's timer sits at or before its tick.
     deadline: u64,
-    /// The largest deadline the entry has had: its timer's tick is at most this one's.
-    latest: u64,
+}
+
+impl Tracked {
+    fn expired(&self, now: u64) -> bool {
+        self.deadline != NEVER && self.deadline <= now
+    }
 }
 
 /// A cache with the default hasher, checked against listener-driven contents.
@@ -75,6 +81,7 @@ impl TrackedCache {
         let entries: Vec<(String, Val)> = self
             .contents
             .iter()
+            .filter(|(_, t)| !t.expired(self.now))
             .map(|(k, t)| (k.clone(), t.value))
             .collect();
         let remaining = self.cfg.keys().map(|k| {
@@ -86,6 +93,7 @@ impl TrackedCache {
         });
         let want = Expected {
             entries: &entries,
+            len: self.contents.len(),
             weighted: self.total(),
             stats: self.stats,
             remaining: remaining.collect(),
@@ -139,7 +147,10 @@ impl TrackedCache {
             }
             Op::Remove(key) | Op::Invalidate(key) => {
                 let k = self.cfg.key(key);
-                let want = self.take(&k, Cause::Removed, &mut events);
+                let want = match self.expire_if_due(&k, &mut events) {
+                    true => None,
+                    false => self.take(&k, Cause::Removed, &mut events),
+                };
                 if matches!(op, Op::Remove(_)) {
                     ensure_eq!(self.cache.remove(k.as_str()), want, "remove");
                 } else {
@@ -161,13 +172,12 @@ impl TrackedCache {
     fn read(&mut self, k: &str, touch: bool, events: &mut Vec<Event>) -> Option<Val> {
         let now = self.now;
         let found = match self.contents.get_mut(k) {
-            Some(t) if t.deadline <= now => None,
+            Some(t) if t.expired(now) => None,
             Some(t) => {
                 if let (true, Some(tti), false) =
                     (touch, self.cfg.time_to_idle, t.deadline == NEVER)
                 {
-                    t.deadline = deadline(now, ttl(Some(tti)));
-                    t.latest = t.latest.max(t.deadline);
+                    t.deadline = t.deadline.max(deadline(now, ttl(Some(tti))));
                 }
                 Some(t.value)
             }
@@ -185,6 +195,15 @@ impl TrackedCache {
         found
     }
 
+    /// Takes `k` out of the contents as `Expired` if it is past its deadline.
+    fn expire_if_due(&mut self, k: &str, events: &mut Vec<Event>) -> bool {
+        let due = self.contents.get(k).is_some_and(|t| t.expired(self.now));
+        if due {
+            self.take(k, Cause::Expired, events);
+        }
+        due
+    }
+
     /// Takes `k` out of the contents for `cause`, if present, with its event and count.
     fn take(&mut self, k: &str, cause: Cause, events: &mut Vec<Event>) -> Option<Val> {
         let t = self.contents.remove(k)?;
@@ -200,7 +219,7 @@ impl TrackedCache {
     /// that value and at or past its deadline (the wheel never fires early).
     fn expired(&mut self, (k, v, _): &Event) -> Result<(), String> {
         match self.contents.get(k) {
-            Some(t) if t.value == *v && t.deadline <= self.now => {
+            Some(t) if t.value == *v && t.expired(self.now) => {
                 let mut sink = Vec::new();
                 self.take(k, Cause::Expired, &mut sink);
                 Ok(())
@@ -220,7 +239,7 @@ impl TrackedCache {
         // Every timer whose deadline tick has been reached fired: an entry whose every
         // deadline lies at or before the current tick cannot have survived.
         let reached = (self.now >> TICK_SHIFT) << TICK_SHIFT;
-        match self.contents.iter().find(|(_, t)| t.latest <= reached) {
+        match self.contents.iter().find(|(_, t)| t.deadline <= reached) {
             Some((k, t)) => Err(format!(
                 "{k} survived run_pending_tasks at {}: {t:?}",
                 self.now
@@ -255,26 +274,26 @@ impl TrackedCache {
         }
     }
 
-    /// Bulk removals see every entry in the table, expired or not.
+    /// Bulk removals expire every entry past its deadline (uncounted, unseen by
+    /// `doomed`) and remove the others that `doomed` picks.
     fn remove_where(
         &mut self,
         mut doomed: impl FnMut(&String, &Val) -> bool,
         count: Option<usize>,
     ) -> Result<(), String> {
-        let victims: Vec<String> = self
-            .contents
-            .iter()
-            .filter(|(k, t)| doomed(k, &t.value))
-            .map(|(k, _)| k.clone())
-            .collect();
-        if let Some(got) = count {
-            ensure_eq!(got, victims.len(), "removed count");
-        }
+        let keys: Vec<String> = self.contents.keys().cloned().collect();
         let mut events = Vec::new();
-        for k in &victims {
-            self.take(k, Cause::Removed, &mut events);
+        let mut removed = 0;
+        for k in &keys {
+            if !self.expire_if_due(k, &mut events) && doomed(k, &self.contents[k].value) {
+                self.take(k, Cause::Removed, &mut events);
+                removed += 1;
+            }
         }
-        ensure_eq!(sorted(drain(&self.log)), events, "events");
+        if let Some(got) = count {
+            ensure_eq!(got, removed, "removed count");
+        }
+        ensure_eq!(sorted(drain(&self.log)), sorted(events), "events");
         Ok(())
     }
 
@@ -313,7 +332,12 @@ impl TrackedCache {
         };
         match refused {
             Some(refused) => self.refused(got, &k, refused, try_insert),
-            None => self.admitted(got, k, v, clamped),
+            None => {
+                // Under time-to-idle an entry starts with at most the idle limit.
+                let tti = crate::driver::ttl(self.cfg.time_to_idle);
+                let start = clamped.map(|t| tti.map_or(t, |tti| t.min(tti)));
+                self.admitted(got, k, v, start)
+            }
         }
     }
 
@@ -337,15 +361,20 @@ impl TrackedCache {
         if try_insert {
             check_refused(got, k, refused, self.cfg.capacity)?;
         } else {
-            let old = self.take(k, Cause::Removed, &mut events);
+            // `insert` removes the old entry instead, as `remove` does.
+            let old = match self.expire_if_due(k, &mut events) {
+                true => None,
+                false => self.take(k, Cause::Removed, &mut events),
+            };
             ensure_eq!(got, Ok(old), "refused insert returned");
         }
         ensure_eq!(drain(&self.log), events, "events");
         Ok(())
     }
 
-    /// An admitted insert reports, in order: evictions while it made room, expirations by
-    /// the wheels it advanced (possibly of itself, for a zero TTL), then `Replaced`.
+    /// An admitted insert reports, in order: the `Expired` of its key's old entry if that
+    /// was past its deadline, the hand's victims while it made room, expirations by the
+    /// wheels it advanced (possibly of itself, for a zero TTL), then `Replaced`.
     fn admitted(
         &mut self,
         got: Got,
@@ -353,28 +382,30 @@ impl TrackedCache {
         v: Val,
         ttl: Option<std::time::Duration>,
     ) -> Result<(), String> {
-        let events = canonical(drain(&self.log));
-        let evictions = events.iter().take_while(|e| e.2 == Cause::Evicted).count();
-        let expirations = events[evictions..]
-            .iter()
-            .take_while(|e| e.2 == Cause::Expired)
-            .count();
-        let (evicted, rest) = events.split_at(evictions);
-        let (expired, rest) = rest.split_at(expirations);
-        self.check_evictions(evicted, &k, self.cfg.weight(&v))?;
+        let mut events = drain(&self.log).into_iter();
+        let mut stale = Vec::new();
+        if self.expire_if_due(&k, &mut stale) {
+            ensure_eq!(events.next(), stale.pop(), "first event (stale entry)");
+        }
+        let w = self.cfg.weight(&v);
+        // The hand runs exactly while the insert does not fit; the wheels run after it.
+        while !self.fits(&k, w) {
+            match events.next() {
+                Some(victim) => self.hand_victim(&victim)?,
+                None => return Err(format!("inserted weight {w} without making room")),
+            }
+        }
         let survivor = self.contents.get(&k).map(|t| t.value);
         match survivor {
             Some(_) => self.stats.replacements += 1,
             None => self.stats.insertions += 1,
         }
-        let d = deadline(self.now, ttl);
-        let entry = Tracked {
-            value: v,
-            deadline: d,
-            latest: d,
-        };
-        self.contents.insert(k.clone(), entry);
-        for event in expired {
+        let deadline = deadline(self.now, ttl);
+        self.contents
+            .insert(k.clone(), Tracked { value: v, deadline });
+        let rest: Vec<Event> = events.collect();
+        let expirations = rest.iter().take_while(|e| e.2 == Cause::Expired).count();
+        for event in &rest[..expirations] {
             self.expired(event)?;
         }
         let replaced: Vec<Event> = survivor
@@ -382,9 +413,9 @@ impl TrackedCache {
             .into_iter()
             .collect();
         ensure_eq!(
-            rest,
+            &rest[expirations..],
             replaced.as_slice(),
-            "events after evictions and expirations"
+            "events after the hand's and the wheels'"
         );
         ensure_eq!(got, Ok(survivor), "insert returned");
         // An insert that fits is readable at once, unless its deadline has already come
@@ -396,31 +427,30 @@ impl TrackedCache {
         Ok(())
     }
 
-    /// Each eviction was of a tracked entry with its latest value, while the insert of
-    /// weight `w` still did not fit; afterwards it fits.
-    fn check_evictions(&mut self, evicted: &[Event], k: &str, w: u64) -> Result<(), String> {
-        let old_weight = |me: &Self| me.contents.get(k).map_or(0, |t| me.cfg.weight(&t.value));
-        for (ek, ev, _) in evicted {
-            if self
-                .total()
-                .saturating_add(w.saturating_sub(old_weight(self)))
-                <= self.cfg.capacity
-            {
-                return Err(format!("evicted {ek}={ev:?} though {w} already fitted"));
-            }
-            let found = self.contents.remove(ek).map(|t| t.value);
-            ensure_eq!(found, Some(*ev), "evicted entry {ek}");
-            self.stats.evictions += 1;
-        }
-        if self
-            .total()
-            .saturating_add(w.saturating_sub(old_weight(self)))
-            > self.cfg.capacity
-        {
-            return Err(format!(
-                "inserted weight {w} without making room (total {})",
-                self.total()
-            ));
+    /// True if an insert of weight `w` for `k` fits beside the contents.
+    fn fits(&self, k: &str, w: u64) -> bool {
+        let old = self
+            .contents
+            .get(k)
+            .map_or(0, |t| self.cfg.weight(&t.value));
+        self.total().saturating_add(w.saturating_sub(old)) <= self.cfg.capacity
+    }
+
+    /// A victim of the hand: a tracked entry with its latest value, reported `Expired` if
+    /// it was past its deadline, else `Evicted`.
+    fn hand_victim(&mut self, (ek, ev, cause): &Event) -> Result<(), String> {
+        let found = self.contents.remove(ek);
+        ensure_eq!(found.map(|t| t.value), Some(*ev), "hand victim {ek}");
+        let expired = found.is_some_and(|t| t.expired(self.now));
+        let want = if expired {
+            Cause::Expired
+        } else {
+            Cause::Evicted
+        };
+        ensure_eq!(*cause, want, "cause of hand victim {ek}");
+        match want {
+            Cause::Expired => self.stats.expirations += 1,
+            _ => self.stats.evictions += 1,
         }
         Ok(())
     }
