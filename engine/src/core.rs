@@ -311,6 +311,9 @@ where
         guard: &'g Guard,
     ) -> Option<Shared<'g, Node<K, V>>> {
         let shard = &self.shards[shard_idx];
+        let new = match linked {
+            Linked::Inserted(new) | Linked::Replaced { new, .. } => new,
+        };
         let replaced = match linked {
             Linked::Inserted(new) => {
                 shard.add_len(1);
@@ -335,7 +338,7 @@ where
                 Some(old)
             }
         };
-        self.shrink_to_capacity(shard_idx, guard);
+        self.shrink_to_capacity(shard_idx, new, guard);
         self.maybe_compact(shard, guard);
         self.run_due_timers(shard_idx, guard);
         if let Some(old) = replaced {
@@ -347,37 +350,54 @@ where
 
     /// Runs the hand until `need` more weight fits, or nothing is evictable.
     fn make_room(&self, need: u64, start_shard: usize, guard: &Guard) {
+        self.evict_while(need, start_shard, std::ptr::null(), guard);
+    }
+
+    /// After a concurrent overshoot, brings the cache back under capacity, sparing the
+    /// node this insert just linked. The overshoot may be only apparent: a racing remove
+    /// kills its node before it gives the weight back, and an insert that evicted its own
+    /// entry then would leave the cache emptier than any sequential order could (found
+    /// by the loom model `remove_vs_eviction_keeps_the_new_entry`).
+    fn shrink_to_capacity(&self, start_shard: usize, own: Shared<'_, Node<K, V>>, guard: &Guard) {
+        self.evict_while(0, start_shard, own.as_raw(), guard);
+    }
+
+    fn evict_while(&self, need: u64, start: usize, spare: *const Node<K, V>, guard: &Guard) {
         while self.weighted.load(Ordering::Relaxed).saturating_add(need) > self.capacity {
-            if !self.evict_one(start_shard, guard) {
+            if !self.evict_one(start, spare, guard) {
                 return;
             }
         }
     }
 
-    /// After a concurrent overshoot, brings the cache back under capacity.
-    fn shrink_to_capacity(&self, start_shard: usize, guard: &Guard) {
-        self.make_room(0, start_shard, guard);
-    }
-
     // ---------------------------------------------------------------- the CLOCK hand
 
-    /// Evicts one entry, trying the shards round-robin from `start`.
-    fn evict_one(&self, start: usize, guard: &Guard) -> bool {
-        (0..self.shards.len()).any(|i| self.evict_from((start + i) & self.shard_mask, guard))
+    /// Evicts one entry other than `spare`, trying the shards round-robin from `start`.
+    fn evict_one(&self, start: usize, spare: *const Node<K, V>, guard: &Guard) -> bool {
+        (0..self.shards.len()).any(|i| self.evict_from((start + i) & self.shard_mask, spare, guard))
     }
 
     /// One sweep of a shard's hand until it evicts a victim or the queue runs dry.
     ///
     /// Progress (hazard 6): each live node gets at most one second chance per call
     /// beyond the shard's length, so a sweep ends even while hits keep setting bits.
-    fn evict_from(&self, shard_idx: usize, guard: &Guard) -> bool {
+    /// `spare` is passed over (pushed back); meeting it twice ends the sweep.
+    fn evict_from(&self, shard_idx: usize, spare: *const Node<K, V>, guard: &Guard) -> bool {
         let shard = &self.shards[shard_idx];
         let mut second_chances = shard.len() + 1;
+        let mut spared = false;
         while let Some(ptr) = shard.queue.pop(guard) {
             // SAFETY: we now hold the queue's reference; the node is alive until released.
             let node = unsafe { ptr.deref() };
             if !node.is_live(guard) {
                 self.discard_dead(shard, ptr, guard);
+                continue;
+            }
+            if ptr.as_raw() == spare {
+                shard.queue.push(ptr, guard);
+                if std::mem::replace(&mut spared, true) {
+                    return false;
+                }
                 continue;
             }
             let clock = self.policy == EvictionPolicy::Clock;

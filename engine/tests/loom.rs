@@ -295,7 +295,7 @@ fn compaction_vs_hand() {
 }
 
 /// A remove and the hand kill the same node: exactly one of them accounts for it, with
-/// one cause, and the cache ends within capacity. (B may end evicted: see the ignored
+/// one cause, and the cache ends within capacity. (That B survives is checked by
 /// `remove_vs_eviction_keeps_new_entry`.)
 #[test]
 fn remove_vs_eviction() {
@@ -310,18 +310,17 @@ fn remove_vs_eviction() {
     });
 }
 
-/// ENGINE BUG (over-eviction, found by this model): the insert of B evicts B itself,
-/// so the cache ends empty although every sequential order of the two operations
-/// leaves exactly {B}. Interleaving (capacity 1, A present):
+/// Over-eviction (an engine bug this model found, now fixed): the insert of B must not
+/// evict B itself, since every sequential order of the two operations leaves exactly
+/// {B}. The interleaving that did it (capacity 1, A present):
 /// 1. T1 `remove(A)`: `kill(A)` succeeds; `weighted` still counts A (1).
 /// 2. T2 `insert(B)`: `make_room` pops A, finds it dead, discards it; the queue is empty,
 ///    so it gives up. It adds B's weight (`weighted` = 2), links B, pushes B.
 /// 3. T2 `shrink_to_capacity` reads 2 > 1, pops B (bit clear) and evicts it.
 /// 4. T1 subtracts A's weight: `weighted` = 0, the cache is empty.
 ///
-/// Ignored so CI stays green; run with `.ci/loom --ignored remove_vs_eviction_keeps`.
+/// The fix: the shrink after linking spares the node its insert just linked.
 #[test]
-#[ignore = "engine bug: a racing remove makes an insert evict its own entry"]
 fn remove_vs_eviction_keeps_new_entry() {
     model("remove_vs_eviction_keeps_new_entry", || {
         let (run, _, b, removed) = remove_a_while_inserting_b();
