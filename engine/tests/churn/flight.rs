@@ -7,7 +7,7 @@ use std::thread;
 
 use clockwheel::Cache;
 
-use super::churn::{scaled, Rng};
+use super::churn::{scaled, watchdog, Rng};
 use super::panicky::{quiet_provoked_panics, tolerate, PROVOKED};
 
 /// A loaded value: its key and the number of the load that produced it.
@@ -51,25 +51,27 @@ fn single_flight_loads_each_key_once() {
     let cache: Cache<u64, Loaded> = Cache::with_capacity(KEYS).unwrap();
     let loads = Loads::new(KEYS);
     let ops = scaled(200_000);
-    let seen: Vec<Vec<Option<u64>>> = thread::scope(|s| {
-        let handles: Vec<_> = (0..6)
-            .map(|t| {
-                let (cache, loads) = (&cache, &loads);
-                s.spawn(move || {
-                    let mut rng = Rng::new(t + 1_000);
-                    let mut seen = vec![None; KEYS as usize];
-                    for _ in 0..ops {
-                        let key = rng.below(KEYS);
-                        let v = cache.get_or_insert_with(key, || loads.load(key));
-                        assert_eq!(v.key, key, "a caller got another key's value");
-                        let first = *seen[key as usize].get_or_insert(v.load);
-                        assert_eq!(first, v.load, "key {key} loaded twice");
-                    }
-                    seen
+    let seen: Vec<Vec<Option<u64>>> = watchdog("single_flight_loads_each_key_once", || {
+        thread::scope(|s| {
+            let handles: Vec<_> = (0..6)
+                .map(|t| {
+                    let (cache, loads) = (&cache, &loads);
+                    s.spawn(move || {
+                        let mut rng = Rng::new(t + 1_000);
+                        let mut seen = vec![None; KEYS as usize];
+                        for _ in 0..ops {
+                            let key = rng.below(KEYS);
+                            let v = cache.get_or_insert_with(key, || loads.load(key));
+                            assert_eq!(v.key, key, "a caller got another key's value");
+                            let first = *seen[key as usize].get_or_insert(v.load);
+                            assert_eq!(first, v.load, "key {key} loaded twice");
+                        }
+                        seen
+                    })
                 })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap()).collect()
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        })
     });
     cache.validate().unwrap();
     for key in 0..KEYS as usize {
@@ -89,14 +91,16 @@ fn single_flight_under_eviction_removal_and_panics() {
     let cache: Cache<u64, Loaded> = Cache::with_capacity(KEYS / 10).unwrap();
     let loads = Loads::new(KEYS);
     let ops = scaled(200_000);
-    let panics: u64 = thread::scope(|s| {
-        let handles: Vec<_> = (0..6)
-            .map(|t| {
-                let (cache, loads) = (&cache, &loads);
-                s.spawn(move || flight_worker(cache, loads, t, ops))
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap()).sum()
+    let panics: u64 = watchdog("single_flight_under_eviction", || {
+        thread::scope(|s| {
+            let handles: Vec<_> = (0..6)
+                .map(|t| {
+                    let (cache, loads) = (&cache, &loads);
+                    s.spawn(move || flight_worker(cache, loads, t, ops))
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).sum()
+        })
     });
     cache.validate().unwrap();
     let s = cache.stats();

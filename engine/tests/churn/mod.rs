@@ -4,6 +4,7 @@
 
 #![allow(dead_code)] // each test binary uses a different part of this module
 
+use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use clockwheel::RemovalCause;
@@ -159,4 +160,35 @@ impl Ledger {
         }
         t
     }
+}
+
+/// Runs `body`, aborting the whole test binary with a message if it has not returned
+/// after `CLOCKWHEEL_STRESS_WATCHDOG_S` seconds of real time (default 300): a stress test
+/// that stops making progress (a livelock, a cycle in a bucket chain) then fails CI
+/// instead of hanging it. A panic in `body` disarms the watchdog.
+pub fn watchdog<R>(name: &str, body: impl FnOnce() -> R) -> R {
+    let limit = std::env::var("CLOCKWHEEL_STRESS_WATCHDOG_S")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .map_or(
+            std::time::Duration::from_secs(300),
+            std::time::Duration::from_secs,
+        );
+    let (disarm, armed) = std::sync::mpsc::channel::<()>();
+    let name = name.to_string();
+    let dog = std::thread::spawn(move || {
+        if armed.recv_timeout(limit) == Err(std::sync::mpsc::RecvTimeoutError::Timeout) {
+            // Straight to stderr: the test harness would capture `eprintln!` and lose it.
+            let _ = writeln!(
+                std::io::stderr(),
+                "{name}: still running after {limit:?}; the cache stopped making progress \
+                 (livelock, or a cycle in a bucket chain). Aborting."
+            );
+            std::process::abort();
+        }
+    });
+    let result = body();
+    drop(disarm);
+    dog.join().expect("the watchdog never panics");
+    result
 }

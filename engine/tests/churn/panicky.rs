@@ -10,7 +10,7 @@ use std::time::Duration;
 use clockwheel::Cache;
 use quanta::{Clock, Mock};
 
-use super::churn::{scaled, Ledger, Rng};
+use super::churn::{scaled, watchdog, Ledger, Rng};
 
 /// Payload of the panics the hazard-10 test provokes; the panic hook stays quiet for it.
 pub const PROVOKED: &str = "provoked panic (stress test of panicking user code)";
@@ -89,14 +89,16 @@ fn panicking_user_code_leaves_the_cache_consistent() {
         .build()
         .unwrap();
     let ops = scaled(400_000);
-    let panics: u64 = thread::scope(|s| {
-        let handles: Vec<_> = (0..4)
-            .map(|t| {
-                let (cache, mock) = (&cache, &mock);
-                s.spawn(move || panicky_worker(cache, mock, t, ops))
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap()).sum()
+    let panics: u64 = watchdog("panicking_user_code", || {
+        thread::scope(|s| {
+            let handles: Vec<_> = (0..4)
+                .map(|t| {
+                    let (cache, mock) = (&cache, &mock);
+                    s.spawn(move || panicky_worker(cache, mock, t, ops))
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).sum()
+        })
     });
     cache
         .validate()
