@@ -21,7 +21,8 @@
 //!
 //! Release builds run the full op counts (`.ci/stress`); debug builds a fiftieth of them,
 //! so `cargo test --workspace` still runs every check once. `CLOCKWHEEL_STRESS_SCALE`
-//! (percent) scales them further.
+//! (percent) scales them further. A watchdog aborts a test still running after
+//! `CLOCKWHEEL_STRESS_WATCHDOG_S` seconds (default 300), so a hang fails CI loudly.
 
 #[path = "churn/checks.rs"]
 mod checks;
