@@ -353,13 +353,17 @@ where
         self.evict_while(need, start_shard, std::ptr::null(), guard);
     }
 
-    /// After a concurrent overshoot, brings the cache back under capacity, sparing the
-    /// node this insert just linked. The overshoot may be only apparent: a racing remove
-    /// kills its node before it gives the weight back, and an insert that evicted its own
-    /// entry then would leave the cache emptier than any sequential order could (found
-    /// by the loom model `remove_vs_eviction_keeps_the_new_entry`).
+    /// After a concurrent overshoot, brings the cache back under capacity, evicting the
+    /// node this insert just linked only as a last resort. The capacity bound wins over
+    /// keeping it: a racing remove kills its node before it gives the weight back, so
+    /// the overshoot may be only apparent, and then the new entry is evicted although a
+    /// sequential order would have kept it (loom model
+    /// `remove_vs_eviction_keeps_new_entry`, ignored for that reason); but a live node
+    /// held by a compacting thread is invisible to the hand, and sparing the new entry
+    /// then would leave the cache over capacity (loom model `compaction_vs_hand`).
     fn shrink_to_capacity(&self, start_shard: usize, own: Shared<'_, Node<K, V>>, guard: &Guard) {
         self.evict_while(0, start_shard, own.as_raw(), guard);
+        self.evict_while(0, start_shard, std::ptr::null(), guard);
     }
 
     fn evict_while(&self, need: u64, start: usize, spare: *const Node<K, V>, guard: &Guard) {
