@@ -106,9 +106,12 @@ fn append<'g, K: Eq, V>(
                 return Err(node);
             }
             None => {
+                // A node handed back by a failed replace still points at that chain's
+                // successor; linked at the end, it would close a cycle.
+                node.next.store(Shared::null(), Ordering::Relaxed);
                 return slot
                     .compare_exchange(cur, node, Ordering::AcqRel, Ordering::Acquire, guard)
-                    .map_err(|e| e.new)
+                    .map_err(|e| e.new);
             }
         }
     }
