@@ -471,9 +471,6 @@ const BASE: Config = Config {
 };
 
 #[test]
-#[ignore = "engine bug: a node handed back by a failed replace keeps old's successor in \
-            its next, and append links it at the tail as is: a cycle in the bucket chain, \
-            threads spin forever in table::find (fix: append stores null in node.next)"]
 fn mixed_ops_clock() {
     let cfg = Config {
         ops_per_thread: scaled(BASE.ops_per_thread),
@@ -489,9 +486,6 @@ fn mixed_ops_clock() {
 }
 
 #[test]
-#[ignore = "engine bug: a node handed back by a failed replace keeps old's successor in \
-            its next, and append links it at the tail as is: a cycle in the bucket chain, \
-            threads spin forever in table::find (fix: append stores null in node.next)"]
 fn mixed_ops_fifo() {
     let cfg = Config {
         policy: EvictionPolicy::Fifo,
@@ -506,9 +500,6 @@ fn mixed_ops_fifo() {
 }
 
 #[test]
-#[ignore = "engine bug: a node handed back by a failed replace keeps old's successor in \
-            its next, and append links it at the tail as is: a cycle in the bucket chain, \
-            threads spin forever in table::find (fix: append stores null in node.next)"]
 fn mixed_ops_weighted() {
     let cfg = Config {
         capacity: 40_000,
@@ -525,9 +516,6 @@ fn mixed_ops_weighted() {
 }
 
 #[test]
-#[ignore = "engine bug: a node handed back by a failed replace keeps old's successor in \
-            its next, and append links it at the tail as is: a cycle in the bucket chain, \
-            threads spin forever in table::find (fix: append stores null in node.next)"]
 fn mixed_ops_ttl_with_mock_clock() {
     let cfg = Config {
         ttl: true,
@@ -569,9 +557,6 @@ fn mixed_ops_ttl_with_mock_clock() {
 
 /// Hazard 1: many threads hammering a handful of keys in a tiny single-shard cache.
 #[test]
-#[ignore = "engine bug: a node handed back by a failed replace keeps old's successor in \
-            its next, and append links it at the tail as is: a cycle in the bucket chain, \
-            threads spin forever in table::find (fix: append stores null in node.next)"]
 fn same_keys_tiny_cache() {
     let cfg = Config {
         threads: 8,
