@@ -292,10 +292,18 @@ fn time_to_idle_starts_at_the_shorter_limit_and_reads_never_shorten_it() {
     c.insert(1, 1);
     c.insert_with_ttl(2, 2, Some(secs(30)));
     assert_eq!(c.remaining_ttl(&1), Some(Some(secs(60))), "min(ttl, tti)");
-    assert_eq!(c.remaining_ttl(&2), Some(Some(secs(30))), "a shorter TTL stands");
+    assert_eq!(
+        c.remaining_ttl(&2),
+        Some(Some(secs(30))),
+        "a shorter TTL stands"
+    );
     mock.increment(secs(10));
     assert_eq!(c.get(&2), Some(2));
-    assert_eq!(c.remaining_ttl(&2), Some(Some(secs(60))), "a read extends to tti");
+    assert_eq!(
+        c.remaining_ttl(&2),
+        Some(Some(secs(60))),
+        "a read extends to tti"
+    );
     // The wheel holds key 1's timer at 60 s: it must fire then, not later.
     mock.increment(secs(50));
     c.run_pending_tasks();
@@ -312,8 +320,16 @@ fn expired_but_unreclaimed_entries_are_never_handed_out() {
     }
     mock.increment(secs(10));
     // No reads and no timer ran: the entries are still linked, but past their deadline.
-    assert_eq!(c.remove(&0), None, "remove must not return an expired value");
-    assert_eq!(c.insert(1, 11), None, "insert over an expired entry replaces nothing");
+    assert_eq!(
+        c.remove(&0),
+        None,
+        "remove must not return an expired value"
+    );
+    assert_eq!(
+        c.insert(1, 11),
+        None,
+        "insert over an expired entry replaces nothing"
+    );
     assert_eq!(c.iter().collect::<Vec<_>>(), vec![(1, 11)]);
     let mut seen = Vec::new();
     c.retain(|k, _| {
@@ -323,7 +339,12 @@ fn expired_but_unreclaimed_entries_are_never_handed_out() {
     assert_eq!(seen, vec![1], "predicates never see expired entries");
     let s = c.stats();
     assert_eq!((s.expirations, s.removals, s.replacements), (4, 0, 0));
-    let expired = log.lock().unwrap().iter().filter(|(_, c)| *c == RemovalCause::Expired).count();
+    let expired = log
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(_, c)| *c == RemovalCause::Expired)
+        .count();
     assert_eq!(expired, 4);
     c.validate().unwrap();
 }
