@@ -32,10 +32,14 @@ pub(crate) fn pin(collector: &Collector) -> Guard {
 pub(crate) struct Collector(#[cfg(clockwheel_loom)] crossbeam_epoch::Collector);
 
 impl Collector {
-    /// Pins, flushes this thread's deferred destructors and advances the epoch a few
-    /// times, so garbage from a finished workload does not linger in thread-local bags.
+    /// Pins, flushes this thread's deferred destructors and advances the epoch, enough
+    /// times to run the destructors of up to `FLUSH_ROUNDS` × 8 sealed bags (crossbeam
+    /// frees at most 8 bags per collection), so garbage from a finished workload, e.g.
+    /// the bags exited threads left behind, does not linger after the cache is dropped.
+    /// A few microseconds, once per dropped cache.
     pub(crate) fn flush(&self) {
-        for _ in 0..4 {
+        const FLUSH_ROUNDS: usize = 256;
+        for _ in 0..FLUSH_ROUNDS {
             pin(self).flush();
         }
     }

@@ -444,9 +444,6 @@ fn drop_returns_the_heap() {
 /// The stronger promise of `docs/architecture.md` (hazards 7 and 11: "`Drop` flushes"):
 /// dropping the cache alone, with no further pinning by the test, returns the heap.
 #[test]
-#[ignore = "engine: Drop's Collector::flush (4 pins, each freeing at most 8 bags of 64 \
-            objects) can leave part of a multi-threaded churn's epoch garbage allocated \
-            until other threads pin: 2.4-2.7 MB of 8 MB in 2 of 7 runs here"]
 fn drop_alone_returns_the_heap() {
     alone(|| {
         let (before, full, cache) = churned_for_drop();
