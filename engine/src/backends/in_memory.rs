@@ -1,11 +1,10 @@
 //! `InMemoryCache`: TTL entries, optional FIFO size limit, periodic sweep.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use super::local::{self, EngineConfig};
 use super::stats::{BackendStats, InMemoryStats};
-use super::{ready, BackendResult, BoxFuture, CacheBackend, EntryTtl};
+use super::{ready, BackendResult, BoxFuture, CacheBackend};
 use crate::{BuildError, Cache, EvictionPolicy};
 
 /// Options of an [`InMemoryCache`]; [`Default`] gives the reference's
@@ -157,27 +156,7 @@ impl<V> CacheBackend<V> for InMemoryCache<V>
 where
     V: Clone + Send + Sync + 'static,
 {
-    fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, BackendResult<Option<V>>> {
-        ready(Ok(self.cache.get(key)))
-    }
-
-    fn set<'a>(
-        &'a self,
-        key: &'a str,
-        value: V,
-        ttl: Option<Duration>,
-    ) -> BoxFuture<'a, BackendResult<()>> {
-        local::set(&self.cache, key, value, ttl);
-        ready(Ok(()))
-    }
-
-    fn delete<'a>(&'a self, key: &'a str) -> BoxFuture<'a, BackendResult<bool>> {
-        ready(Ok(self.cache.invalidate(key)))
-    }
-
-    fn exists<'a>(&'a self, key: &'a str) -> BoxFuture<'a, BackendResult<bool>> {
-        ready(Ok(local::exists(&self.cache, key)))
-    }
+    local::engine_backend_ops!();
 
     fn clear(&self) -> BoxFuture<'_, BackendResult<()>> {
         self.cache.clear();
@@ -186,36 +165,5 @@ where
 
     fn stats(&self) -> BoxFuture<'_, BackendResult<BackendStats>> {
         ready(Ok(BackendStats::InMemory(InMemoryCache::stats(self))))
-    }
-
-    fn get_with_ttl<'a>(
-        &'a self,
-        key: &'a str,
-    ) -> BoxFuture<'a, BackendResult<Option<(V, EntryTtl)>>> {
-        ready(Ok(local::get_with_ttl(&self.cache, key)))
-    }
-
-    fn delete_pattern<'a>(&'a self, pattern: &'a str) -> BoxFuture<'a, BackendResult<usize>> {
-        ready(local::delete_pattern(&self.cache, pattern))
-    }
-
-    fn get_many<'a>(
-        &'a self,
-        keys: &'a [&'a str],
-    ) -> BoxFuture<'a, BackendResult<HashMap<String, V>>> {
-        ready(Ok(local::get_many(&self.cache, keys)))
-    }
-
-    fn set_many(
-        &self,
-        entries: HashMap<String, V>,
-        ttl: Option<Duration>,
-    ) -> BoxFuture<'_, BackendResult<()>> {
-        local::set_many(&self.cache, entries, ttl);
-        ready(Ok(()))
-    }
-
-    fn delete_many<'a>(&'a self, keys: &'a [&'a str]) -> BoxFuture<'a, BackendResult<usize>> {
-        ready(Ok(local::delete_many(&self.cache, keys)))
     }
 }

@@ -145,3 +145,89 @@ where
 {
     keys.iter().filter(|&&key| cache.invalidate(key)).count()
 }
+
+/// The [`CacheBackend`](super::CacheBackend) methods that [`InMemoryCache`](super::InMemoryCache)
+/// and [`LruCache`](super::LruCache) implement identically on their `cache` field (they
+/// differ only in `clear` and `stats`). Used inside their `impl CacheBackend<V>` blocks.
+macro_rules! engine_backend_ops {
+    () => {
+        fn get<'a>(
+            &'a self,
+            key: &'a str,
+        ) -> $crate::backends::BoxFuture<'a, $crate::backends::BackendResult<Option<V>>> {
+            $crate::backends::ready(Ok(self.cache.get(key)))
+        }
+
+        fn set<'a>(
+            &'a self,
+            key: &'a str,
+            value: V,
+            ttl: Option<std::time::Duration>,
+        ) -> $crate::backends::BoxFuture<'a, $crate::backends::BackendResult<()>> {
+            $crate::backends::local::set(&self.cache, key, value, ttl);
+            $crate::backends::ready(Ok(()))
+        }
+
+        fn delete<'a>(
+            &'a self,
+            key: &'a str,
+        ) -> $crate::backends::BoxFuture<'a, $crate::backends::BackendResult<bool>> {
+            $crate::backends::ready(Ok(self.cache.invalidate(key)))
+        }
+
+        fn exists<'a>(
+            &'a self,
+            key: &'a str,
+        ) -> $crate::backends::BoxFuture<'a, $crate::backends::BackendResult<bool>> {
+            $crate::backends::ready(Ok($crate::backends::local::exists(&self.cache, key)))
+        }
+
+        fn get_with_ttl<'a>(
+            &'a self,
+            key: &'a str,
+        ) -> $crate::backends::BoxFuture<
+            'a,
+            $crate::backends::BackendResult<Option<(V, $crate::backends::EntryTtl)>>,
+        > {
+            $crate::backends::ready(Ok($crate::backends::local::get_with_ttl(&self.cache, key)))
+        }
+
+        fn delete_pattern<'a>(
+            &'a self,
+            pattern: &'a str,
+        ) -> $crate::backends::BoxFuture<'a, $crate::backends::BackendResult<usize>> {
+            $crate::backends::ready($crate::backends::local::delete_pattern(
+                &self.cache,
+                pattern,
+            ))
+        }
+
+        fn get_many<'a>(
+            &'a self,
+            keys: &'a [&'a str],
+        ) -> $crate::backends::BoxFuture<
+            'a,
+            $crate::backends::BackendResult<std::collections::HashMap<String, V>>,
+        > {
+            $crate::backends::ready(Ok($crate::backends::local::get_many(&self.cache, keys)))
+        }
+
+        fn set_many(
+            &self,
+            entries: std::collections::HashMap<String, V>,
+            ttl: Option<std::time::Duration>,
+        ) -> $crate::backends::BoxFuture<'_, $crate::backends::BackendResult<()>> {
+            $crate::backends::local::set_many(&self.cache, entries, ttl);
+            $crate::backends::ready(Ok(()))
+        }
+
+        fn delete_many<'a>(
+            &'a self,
+            keys: &'a [&'a str],
+        ) -> $crate::backends::BoxFuture<'a, $crate::backends::BackendResult<usize>> {
+            $crate::backends::ready(Ok($crate::backends::local::delete_many(&self.cache, keys)))
+        }
+    };
+}
+
+pub(crate) use engine_backend_ops;

@@ -1,12 +1,11 @@
 //! `LruCache`: a size-bounded cache with recency-based eviction and hit-rate
 //! statistics.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use super::local::{self, EngineConfig};
 use super::stats::{hit_rate, BackendStats, LruStats};
-use super::{ready, BackendResult, BoxFuture, CacheBackend, EntryTtl};
+use super::{ready, BackendResult, BoxFuture, CacheBackend};
 use crate::{BuildError, Cache, EvictionPolicy};
 
 /// Options of an [`LruCache`]; [`Default`] gives the reference's defaults
@@ -160,27 +159,7 @@ impl<V> CacheBackend<V> for LruCache<V>
 where
     V: Clone + Send + Sync + 'static,
 {
-    fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, BackendResult<Option<V>>> {
-        ready(Ok(self.cache.get(key)))
-    }
-
-    fn set<'a>(
-        &'a self,
-        key: &'a str,
-        value: V,
-        ttl: Option<Duration>,
-    ) -> BoxFuture<'a, BackendResult<()>> {
-        local::set(&self.cache, key, value, ttl);
-        ready(Ok(()))
-    }
-
-    fn delete<'a>(&'a self, key: &'a str) -> BoxFuture<'a, BackendResult<bool>> {
-        ready(Ok(self.cache.invalidate(key)))
-    }
-
-    fn exists<'a>(&'a self, key: &'a str) -> BoxFuture<'a, BackendResult<bool>> {
-        ready(Ok(local::exists(&self.cache, key)))
-    }
+    local::engine_backend_ops!();
 
     /// Removes every entry and resets the hit and miss counters, as the reference.
     fn clear(&self) -> BoxFuture<'_, BackendResult<()>> {
@@ -191,36 +170,5 @@ where
 
     fn stats(&self) -> BoxFuture<'_, BackendResult<BackendStats>> {
         ready(Ok(BackendStats::Lru(LruCache::stats(self))))
-    }
-
-    fn get_with_ttl<'a>(
-        &'a self,
-        key: &'a str,
-    ) -> BoxFuture<'a, BackendResult<Option<(V, EntryTtl)>>> {
-        ready(Ok(local::get_with_ttl(&self.cache, key)))
-    }
-
-    fn delete_pattern<'a>(&'a self, pattern: &'a str) -> BoxFuture<'a, BackendResult<usize>> {
-        ready(local::delete_pattern(&self.cache, pattern))
-    }
-
-    fn get_many<'a>(
-        &'a self,
-        keys: &'a [&'a str],
-    ) -> BoxFuture<'a, BackendResult<HashMap<String, V>>> {
-        ready(Ok(local::get_many(&self.cache, keys)))
-    }
-
-    fn set_many(
-        &self,
-        entries: HashMap<String, V>,
-        ttl: Option<Duration>,
-    ) -> BoxFuture<'_, BackendResult<()>> {
-        local::set_many(&self.cache, entries, ttl);
-        ready(Ok(()))
-    }
-
-    fn delete_many<'a>(&'a self, keys: &'a [&'a str]) -> BoxFuture<'a, BackendResult<usize>> {
-        ready(Ok(local::delete_many(&self.cache, keys)))
     }
 }
