@@ -249,6 +249,13 @@ fn validate_queue<K, V, S>(
             chained.len()
         ));
     }
+    let segments = shard.queue.segments(guard);
+    if segments > seen.len() / crate::queue::SEGMENT + 2 {
+        return Err(format!(
+            "shard {shard_idx}: {segments} queue segments hold {} nodes",
+            seen.len()
+        ));
+    }
     if dead != shard.dead() {
         return Err(format!(
             "shard {shard_idx}: dead counter {} but {dead} dead nodes queued",
@@ -280,7 +287,7 @@ fn validate_timers<K: Hash + Eq, V, S: BuildHasher>(
     let timers = &core.shards[shard_idx].timers;
     let mut held: HashMap<NodePtr<K, V>, usize> = HashMap::new();
     let (mut dead, mut released, mut foreign) = (0usize, 0usize, 0usize);
-    let visited = timers.validate_with(|timer| {
+    let visited = timers.validate_with(guard, |timer| {
         *held.entry(timer.as_ptr()).or_default() += 1;
         // SAFETY: the timer reference keeps the node allocated.
         let node = unsafe { timer.shared().deref() };

@@ -30,11 +30,20 @@ use crate::listener::{Listener, RemovalCause, Weigher};
 use crate::node::{release, Node, DEQUEUED, NEVER, UNLINKED, UNTIMED};
 use crate::shard::Shard;
 use crate::stats::{Counter, StatsCounters};
-use crate::sync::{pin, AtomicU64, Collector, Guard, Ordering, Owned, Shared};
+use crate::sync::{fence, pin, AtomicU64, Collector, Guard, Ordering, Owned, Shared};
 use crate::table::{self, Bucket, Linked};
 
 /// An entry refused because it outweighs the whole capacity: its key and weight.
 pub(crate) type Rejected<K> = (K, u64);
+
+/// Whether a capacity check takes part in the fence handshake (see `evict_while`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Handshake {
+    /// Before adding weight: nothing to publish yet.
+    No,
+    /// After adding weight or pushing nodes back.
+    Yes,
+}
 
 /// Dead nodes a shard's queue may hold beyond its live count before it is compacted.
 const COMPACT_SLACK: isize = 64;
@@ -318,7 +327,7 @@ where
             Linked::Inserted(new) => {
                 shard.add_len(1);
                 shard.queue.push(new, guard);
-                self.schedule_timer(shard, new);
+                self.schedule_timer(shard, new, guard);
                 self.count(Counter::Insertion);
                 None
             }
@@ -332,14 +341,14 @@ where
                     shard.timers.note_dead();
                 }
                 shard.queue.push(new, guard);
-                self.schedule_timer(shard, new);
+                self.schedule_timer(shard, new, guard);
                 table::unlink_dead(bucket, guard);
                 self.count(Counter::Replacement);
                 Some(old)
             }
         };
         self.shrink_to_capacity(shard_idx, new, guard);
-        self.maybe_compact(shard, guard);
+        self.maybe_compact(shard_idx, guard);
         self.run_due_timers(shard_idx, guard);
         if let Some(old) = replaced {
             // SAFETY: protected by `guard`; all bookkeeping is done.
@@ -350,7 +359,7 @@ where
 
     /// Runs the hand until `need` more weight fits, or nothing is evictable.
     fn make_room(&self, need: u64, start_shard: usize, guard: &Guard) {
-        self.evict_while(need, start_shard, std::ptr::null(), guard);
+        self.evict_while(need, start_shard, std::ptr::null(), Handshake::No, guard);
     }
 
     /// After a concurrent overshoot, brings the cache back under capacity, evicting the
@@ -362,14 +371,40 @@ where
     /// held by a compacting thread is invisible to the hand, and sparing the new entry
     /// then would leave the cache over capacity (loom model `compaction_vs_hand`).
     fn shrink_to_capacity(&self, start_shard: usize, own: Shared<'_, Node<K, V>>, guard: &Guard) {
-        self.evict_while(0, start_shard, own.as_raw(), guard);
-        self.evict_while(0, start_shard, std::ptr::null(), guard);
+        let own = own.as_raw();
+        if self.evict_while(0, start_shard, own, Handshake::Yes, guard) {
+            self.evict_while(0, start_shard, std::ptr::null(), Handshake::Yes, guard);
+        }
     }
 
-    fn evict_while(&self, need: u64, start: usize, spare: *const Node<K, V>, guard: &Guard) {
-        while self.weighted.load(Ordering::Relaxed).saturating_add(need) > self.capacity {
+    /// Runs the hand while `need` more weight does not fit; returns true if it stopped
+    /// because nothing (other than `spare`) was evictable.
+    ///
+    /// With [`Handshake::Yes`] every capacity check is preceded by a SeqCst fence. The
+    /// check is one side of a store-buffering handshake (Dekker): a thread that has
+    /// added weight, or pushed nodes back onto a queue, then reads `weighted` and pops.
+    /// For two such threads the fences order one's writes before the other's reads
+    /// (C11 §32.4 [atomics.order], SC fences), so either the later checker sees the
+    /// other's added weight, or its pops see the other's pushed nodes: a node in
+    /// flight (popped and not yet pushed back, or in a claimed but unwritten slot) can
+    /// make one hand give up, never both, and the cache does not stay over capacity.
+    fn evict_while(
+        &self,
+        need: u64,
+        start: usize,
+        spare: *const Node<K, V>,
+        handshake: Handshake,
+        guard: &Guard,
+    ) -> bool {
+        loop {
+            if handshake == Handshake::Yes {
+                fence(Ordering::SeqCst);
+            }
+            if self.weighted.load(Ordering::Relaxed).saturating_add(need) <= self.capacity {
+                return false;
+            }
             if !self.evict_one(start, spare, guard) {
-                return;
+                return true;
             }
         }
     }
@@ -454,7 +489,13 @@ where
 
     /// Drops dead nodes from a shard's queue when they outnumber the live ones
     /// (hazard 3): a single rotation that keeps live nodes, bits and order intact.
-    fn maybe_compact(&self, shard: &Shard<K, V>, guard: &Guard) {
+    ///
+    /// While the rotation holds a live node (popped, not yet pushed back) or has claimed
+    /// a slot it has not written, a concurrent hand can miss that node, or stop at the
+    /// gap, and give up with the cache over capacity; so a compaction ends by running
+    /// the hand itself if the cache is over capacity.
+    fn maybe_compact(&self, shard_idx: usize, guard: &Guard) {
+        let shard = &self.shards[shard_idx];
         if shard.dead() <= shard.len() as isize + COMPACT_SLACK
             || shard.counters.compacting.swap(true, Ordering::Acquire)
         {
@@ -473,6 +514,7 @@ where
             }
         }
         shard.counters.compacting.store(false, Ordering::Release);
+        self.evict_while(0, shard_idx, std::ptr::null(), Handshake::Yes, guard);
     }
 
     // ---------------------------------------------------------------- removal
@@ -527,7 +569,7 @@ where
             RemovalCause::Expired => Counter::Expiration,
             _ => Counter::Removal,
         });
-        self.maybe_compact(shard, guard);
+        self.maybe_compact(shard_idx, guard);
         self.notify(node, cause);
         true
     }
@@ -562,10 +604,10 @@ where
 
     // ---------------------------------------------------------------- expiry
 
-    fn schedule_timer(&self, shard: &Shard<K, V>, node: Shared<'_, Node<K, V>>) {
-        // SAFETY: `node` was just linked by us, under the caller's guard.
+    fn schedule_timer(&self, shard: &Shard<K, V>, node: Shared<'_, Node<K, V>>, guard: &Guard) {
+        // SAFETY: `node` was just linked by us, under `guard`.
         if unsafe { node.deref() }.has_timer() {
-            shard.timers.schedule(node);
+            shard.timers.schedule(node, guard);
         }
     }
 
@@ -579,7 +621,7 @@ where
         }
         let now = self.time.now();
         for idx in [shard_idx, neighbour] {
-            if self.shards[idx].timers.due(now) {
+            if self.shards[idx].timers.due(now, guard) {
                 self.run_timers(idx, now, guard);
             }
         }
@@ -603,7 +645,7 @@ where
             self.count(Counter::Expiration);
             shard.timers.release_expired(*ptr, guard);
         }
-        self.maybe_compact(shard, guard);
+        self.maybe_compact(shard_idx, guard);
         for ptr in expired {
             // SAFETY: still protected by `guard`.
             self.notify(unsafe { ptr.deref() }, RemovalCause::Expired);

@@ -5,8 +5,8 @@
 //! - **Reads** compare the entry's deadline with the clock (only when the entry has a
 //!   deadline), so they never return an expired entry, and never wait for the wheel.
 //! - **Scheduling** is a lock-free push of the new node onto its shard's *inbox* (a
-//!   Treiber stack that is only ever pushed to or taken whole), so writers never wait
-//!   either.
+//!   [`SegmentedQueue`] of node pointers: one claimed slot, no allocation per timer), so
+//!   writers never wait either.
 //! - **The wheel** ([`TimingWheel`], Varghese & Lauck, SOSP 1987) is single-threaded. A
 //!   thread that wins the shard's `busy` try-flag drains the inbox into it and advances it
 //!   to the current tick; a thread that loses simply goes on (somebody is doing the work).
@@ -28,9 +28,8 @@
 use std::time::Duration;
 
 use crate::node::{release, Node, NEVER, UNTIMED};
-use crate::sync::{
-    AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, ExclusiveCell, Guard, Ordering, Shared,
-};
+use crate::queue::SegmentedQueue;
+use crate::sync::{AtomicBool, AtomicU64, AtomicUsize, ExclusiveCell, Guard, Ordering, Shared};
 use crate::wheel::{Fired, TimingWheel};
 
 /// log2 of the wheel tick in nanoseconds: one tick ≈ 1.05 ms.
@@ -174,18 +173,14 @@ impl<K, V> TimerRef<K, V> {
     }
 }
 
-struct InboxCell<K, V> {
-    node: TimerRef<K, V>,
-    next: *mut InboxCell<K, V>,
-}
-
 /// One shard's timers.
 ///
 /// Invariants: every timed node holds exactly one timer reference, in the inbox or in the
 /// wheel (or in the hands of the thread holding `busy`); `pending` counts them all and
 /// `dead` those whose node is no longer live.
 pub(crate) struct ShardTimers<K, V> {
-    inbox: AtomicPtr<InboxCell<K, V>>,
+    /// Timer references of nodes scheduled since the wheel's owner last drained it.
+    inbox: SegmentedQueue<Node<K, V>>,
     wheel: ExclusiveCell<TimingWheel<TimerRef<K, V>>>,
     busy: AtomicBool,
     pub(crate) pending: AtomicUsize,
@@ -197,8 +192,8 @@ pub(crate) struct ShardTimers<K, V> {
     next_tick: AtomicU64,
 }
 
-// SAFETY: the inbox's raw cells are only touched by push (which never dereferences the
-// head) and by the owner of the whole list after `swap`; the wheel only under `busy`.
+// SAFETY: the wheel (raw node pointers) is only touched under `busy` or `&mut self`; the
+// inbox is a lock-free queue of pointers it never dereferences.
 unsafe impl<K: Send + Sync, V: Send + Sync> Send for ShardTimers<K, V> {}
 // SAFETY: as above.
 unsafe impl<K: Send + Sync, V: Send + Sync> Sync for ShardTimers<K, V> {}
@@ -215,7 +210,7 @@ impl Drop for BusyGuard<'_> {
 impl<K, V> ShardTimers<K, V> {
     pub(crate) fn new() -> Self {
         ShardTimers {
-            inbox: AtomicPtr::new(std::ptr::null_mut()),
+            inbox: SegmentedQueue::new(),
             wheel: ExclusiveCell::new(TimingWheel::new()),
             busy: AtomicBool::new(false),
             pending: AtomicUsize::new(0),
@@ -226,24 +221,9 @@ impl<K, V> ShardTimers<K, V> {
     }
 
     /// Hands the timer reference of a freshly linked timed node to the shard. Lock-free.
-    pub(crate) fn schedule(&self, node: Shared<'_, Node<K, V>>) {
+    pub(crate) fn schedule(&self, node: Shared<'_, Node<K, V>>, guard: &Guard) {
         self.pending.fetch_add(1, Ordering::Relaxed);
-        let cell = Box::into_raw(Box::new(InboxCell {
-            node: TimerRef(node.as_raw()),
-            next: std::ptr::null_mut(),
-        }));
-        let mut head = self.inbox.load(Ordering::Relaxed);
-        loop {
-            // SAFETY: `cell` is ours until the CAS publishes it.
-            unsafe { (*cell).next = head };
-            match self
-                .inbox
-                .compare_exchange_weak(head, cell, Ordering::Release, Ordering::Relaxed)
-            {
-                Ok(_) => return,
-                Err(current) => head = current,
-            }
-        }
+        self.inbox.push(node, guard);
     }
 
     /// A timed node was killed by someone other than the wheel.
@@ -253,12 +233,11 @@ impl<K, V> ShardTimers<K, V> {
 
     /// True if advancing to `now` could do anything.
     #[inline]
-    pub(crate) fn due(&self, now: u64) -> bool {
+    pub(crate) fn due(&self, now: u64, guard: &Guard) -> bool {
         let tick = now >> TICK_SHIFT;
         self.pending.load(Ordering::Relaxed) != 0
             && tick > self.last_tick.load(Ordering::Relaxed)
-            && (tick >= self.next_tick.load(Ordering::Relaxed)
-                || !self.inbox.load(Ordering::Relaxed).is_null())
+            && (tick >= self.next_tick.load(Ordering::Relaxed) || self.inbox.has_items(guard))
     }
 
     /// If no other thread owns the wheel: drains the inbox, advances the wheel to `now`,
@@ -294,19 +273,17 @@ impl<K, V> ShardTimers<K, V> {
         Some(expired)
     }
 
+    /// Moves the inbox's timers into the wheel (up to the first slot a pusher has claimed
+    /// but not written yet: the rest waits for the next drain).
     fn drain_inbox(&self, wheel: &mut TimingWheel<TimerRef<K, V>>, guard: &Guard) {
-        let mut cell = self.inbox.swap(std::ptr::null_mut(), Ordering::Acquire);
-        while !cell.is_null() {
-            // SAFETY: `swap` made the whole list ours; pushers never dereference the head
-            // they link to, so nobody else touches these cells.
-            let boxed = unsafe { Box::from_raw(cell) };
-            cell = boxed.next;
-            // SAFETY: we hold the timer reference, so the node is not freed.
-            let node = unsafe { boxed.node.shared().deref() };
+        while let Some(ptr) = self.inbox.pop(guard) {
+            let timer = TimerRef(ptr.as_raw());
+            // SAFETY: popping handed us the timer reference, so the node is not freed.
+            let node = unsafe { ptr.deref() };
             if node.is_live(guard) {
-                wheel.schedule(boxed.node, tick_at_or_after(node.deadline()));
+                wheel.schedule(timer, tick_at_or_after(node.deadline()));
             } else {
-                self.drop_dead(boxed.node, guard);
+                self.drop_dead(timer, guard);
             }
         }
     }
@@ -373,7 +350,11 @@ impl<K, V> ShardTimers<K, V> {
 
     /// Validates the wheel and calls `f` on every timer reference the shard holds (inbox
     /// and wheel). For `validate()`, which runs while no other thread uses the cache.
-    pub(crate) fn validate_with(&self, mut f: impl FnMut(TimerRef<K, V>)) -> Result<(), String> {
+    pub(crate) fn validate_with(
+        &self,
+        guard: &Guard,
+        mut f: impl FnMut(TimerRef<K, V>),
+    ) -> Result<(), String> {
         if self
             .busy
             .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
@@ -382,14 +363,7 @@ impl<K, V> ShardTimers<K, V> {
             return Err("another thread owns the wheel".into());
         }
         let _busy = BusyGuard(&self.busy);
-        let mut cell = self.inbox.load(Ordering::Acquire);
-        while !cell.is_null() {
-            // SAFETY: cells are freed only by the owner of `busy` (us) after a `swap`, or
-            // under `&mut self`; pushers never free them.
-            let c = unsafe { &*cell };
-            f(c.node);
-            cell = c.next;
-        }
+        self.inbox.for_each(guard, |ptr| f(TimerRef(ptr.as_raw())));
         // SAFETY: we hold `busy`, which grants exclusive access to the wheel.
         unsafe {
             self.wheel.with_mut(|wheel| {
@@ -403,26 +377,17 @@ impl<K, V> ShardTimers<K, V> {
         }
     }
 
-    /// Frees the inbox cells and empties the wheel, handing each timer reference to `f`.
+    /// Empties the inbox and the wheel, handing each timer reference to `f`.
     pub(crate) fn drain_exclusive(&mut self, mut f: impl FnMut(TimerRef<K, V>)) {
-        let mut cell = self.inbox.swap(std::ptr::null_mut(), Ordering::Acquire);
-        while !cell.is_null() {
-            // SAFETY: `&mut self`: the cells are ours alone.
-            let boxed = unsafe { Box::from_raw(cell) };
-            f(boxed.node);
-            cell = boxed.next;
+        // SAFETY: `&mut self`: no other thread uses the inbox; the segments the pops
+        // retire are freed at once, which is right since nobody else can read them.
+        let guard = unsafe { crossbeam_epoch::unprotected() };
+        while let Some(ptr) = self.inbox.pop(guard) {
+            f(TimerRef(ptr.as_raw()));
         }
         // SAFETY: `&mut self` grants exclusive access to the wheel.
         let drained = unsafe { self.wheel.with_mut(|wheel| wheel.drain()) };
         drained.into_iter().for_each(f);
-    }
-}
-
-impl<K, V> Drop for ShardTimers<K, V> {
-    fn drop(&mut self) {
-        // The cache's `Drop` drains the timers first (releasing the nodes); this only
-        // frees inbox cells left behind if that did not happen.
-        self.drain_exclusive(|_| {});
     }
 }
 

@@ -144,6 +144,7 @@ pub mod glob;
 pub mod keys;
 mod listener;
 mod node;
+mod queue;
 mod shard;
 mod stats;
 mod sync;
@@ -166,6 +167,13 @@ pub use crate::keys::{CacheKeyBuilder, CacheModel, ListQuery};
 pub use crate::listener::RemovalCause;
 pub use crate::node::MAX_WEIGHT;
 pub use crate::stats::CacheStats;
+
+/// Internals the loom models drive directly (only under `--cfg clockwheel_loom`).
+#[cfg(clockwheel_loom)]
+#[doc(hidden)]
+pub mod loom_internals {
+    pub use crate::queue::{SegmentedQueue, SEGMENT};
+}
 
 /// The caching guide, `docs/guide.md`, included so that its snippets run as doc tests.
 #[cfg(doctest)]

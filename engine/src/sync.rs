@@ -5,9 +5,9 @@
 //! explores the interleavings of our pointer loads and CASes as well as of our counters.
 
 #[cfg(clockwheel_loom)]
-pub(crate) use loom::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize};
+pub(crate) use loom::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize};
 #[cfg(not(clockwheel_loom))]
-pub(crate) use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize};
+pub(crate) use std::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize};
 
 pub(crate) use std::sync::atomic::Ordering;
 
@@ -46,27 +46,63 @@ impl Collector {
     }
 }
 
-/// A small per-thread index used to stripe statistics counters across cache lines.
+/// Statistics stripes that threads can own (see [`owned_stripe`]).
+pub(crate) const OWNED_STRIPES: usize = 64;
+
+/// The statistics stripe the calling thread owns: `Some(i)`, `i < OWNED_STRIPES`, while
+/// no other live thread has `i`, so the owner may count with a plain load and store
+/// instead of a locked read-modify-write. `None` when all are taken (more than
+/// `OWNED_STRIPES` live threads use caches), while the thread is being torn down, and
+/// under loom: the caller then adds atomically to a shared stripe.
+///
+/// A thread claims the lowest free bit of a process-wide bitmap on first use and
+/// clears it when it exits. Claim (Acquire) and release (Release) order the previous
+/// owner's last counts before the next owner's first load, so no count is lost.
 #[cfg(not(clockwheel_loom))]
-pub(crate) fn thread_stripe() -> usize {
-    use std::cell::Cell;
-    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    thread_local! {
-        static STRIPE: Cell<usize> = const { Cell::new(usize::MAX) };
-    }
-    STRIPE.with(|s| {
-        let mut v = s.get();
-        if v == usize::MAX {
-            v = NEXT.fetch_add(1, Ordering::Relaxed);
-            s.set(v);
+#[inline]
+pub(crate) fn owned_stripe() -> Option<usize> {
+    use std::sync::atomic::AtomicU64 as StdAtomicU64;
+    static TAKEN: StdAtomicU64 = StdAtomicU64::new(0);
+
+    struct StripeOwner(Option<usize>);
+
+    impl StripeOwner {
+        fn claim() -> Self {
+            let mut taken = TAKEN.load(Ordering::Relaxed);
+            while taken != u64::MAX {
+                let bit = (!taken).trailing_zeros() as usize;
+                match TAKEN.compare_exchange_weak(
+                    taken,
+                    taken | 1 << bit,
+                    Ordering::Acquire,
+                    Ordering::Relaxed,
+                ) {
+                    Ok(_) => return StripeOwner(Some(bit)),
+                    Err(now) => taken = now,
+                }
+            }
+            StripeOwner(None)
         }
-        v
-    })
+    }
+
+    impl Drop for StripeOwner {
+        fn drop(&mut self) {
+            if let Some(bit) = self.0 {
+                TAKEN.fetch_and(!(1 << bit), Ordering::Release);
+            }
+        }
+    }
+
+    const _: () = assert!(OWNED_STRIPES == u64::BITS as usize);
+    thread_local! {
+        static STRIPE: StripeOwner = StripeOwner::claim();
+    }
+    STRIPE.try_with(|owner| owner.0).ok().flatten()
 }
 
 #[cfg(clockwheel_loom)]
-pub(crate) fn thread_stripe() -> usize {
-    0
+pub(crate) fn owned_stripe() -> Option<usize> {
+    None
 }
 
 /// An `UnsafeCell` whose accesses loom can check (`with_mut` maps to loom's tracked cell).

@@ -26,6 +26,8 @@
 
 #[path = "loom/harness.rs"]
 mod harness;
+#[path = "loom/queue.rs"]
+mod queue;
 
 use std::collections::HashMap;
 use std::sync::Arc;
