@@ -21,6 +21,11 @@
 //! W2 modes (Zipf(0.9) over 1,000,000 keys, capacity 100,000, get then insert
 //! on a miss, a 2^23-key stream that is never replayed): `w2_quick_cache`,
 //! `w2_clockwheel`, `w2_clockwheel_nostats`. These also print the hit ratio.
+//!
+//! W4 modes (W2's stream, every operation an insert at capacity 100,000):
+//! `w4_insert` (plain `insert`), `w4_insert_ttl` (`insert_with_ttl`, 30 to 90
+//! minutes). The "hit ratio" printed is the share of inserts that replaced a
+//! live entry.
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -165,6 +170,29 @@ fn w2(mode: &str, ops: usize) -> (f64, u64) {
     }
 }
 
+/// W4: fills to capacity with 2^20 keys, then times `ops` inserts (each an
+/// eviction or a replace); `w4_insert_ttl` gives each entry a TTL of 30 to 90
+/// minutes, as `benches/benches/w4_ttl.rs` does.
+fn w4(mode: &str, ops: usize) -> (f64, u64) {
+    let zipf = Zipf::new(UNIVERSE, 0.9);
+    let warm = key_stream(&zipf, STREAM_LEN, 1);
+    let stream = key_stream(&zipf, LONG_STREAM_LEN, 2);
+    let cache = clockwheel(100_000, true, None);
+    let ttl = mode == "w4_insert_ttl";
+    let insert = |k: u64| {
+        if ttl {
+            let ttl = Duration::from_secs(1800 + k % 3600);
+            cache.insert_with_ttl(k, k, Some(ttl)).is_some()
+        } else {
+            cache.insert(k, k).is_some()
+        }
+    };
+    warm.iter().for_each(|&k| {
+        insert(k);
+    });
+    timed(&stream, ops, insert)
+}
+
 const W1_MODES: [&str; 11] = [
     "hashbrown",
     "hashbrown_pin",
@@ -179,12 +207,14 @@ const W1_MODES: [&str; 11] = [
     "clockwheel_held_pin",
 ];
 const W2_MODES: [&str; 3] = ["w2_quick_cache", "w2_clockwheel", "w2_clockwheel_nostats"];
+const W4_MODES: [&str; 2] = ["w4_insert", "w4_insert_ttl"];
 
 fn main() {
     let mut args = std::env::args().skip(1);
     let mode = args.next().unwrap_or_default();
-    if !W1_MODES.contains(&mode.as_str()) && !W2_MODES.contains(&mode.as_str()) {
-        eprintln!("usage: read_path MODE [OPS]\nmodes: {W1_MODES:?} {W2_MODES:?}");
+    let known = |modes: &[&str]| modes.contains(&mode.as_str());
+    if !known(&W1_MODES) && !known(&W2_MODES) && !known(&W4_MODES) {
+        eprintln!("usage: read_path MODE [OPS]\nmodes: {W1_MODES:?} {W2_MODES:?} {W4_MODES:?}");
         std::process::exit(2);
     }
     let ops = match args.next().map(|s| s.parse::<usize>()) {
@@ -195,15 +225,11 @@ fn main() {
             std::process::exit(2);
         }
     };
-    // W2's stream is never replayed, so it bounds the operation count.
-    let w2_mode = W2_MODES.contains(&mode.as_str());
-    let ops = if w2_mode {
-        ops.min(LONG_STREAM_LEN)
-    } else {
-        ops
-    };
-    let (ns, hits) = if w2_mode {
-        w2(&mode, ops)
+    // W2's and W4's stream is never replayed, so it bounds the operation count.
+    let (ns, hits) = if known(&W2_MODES) {
+        w2(&mode, ops.min(LONG_STREAM_LEN))
+    } else if known(&W4_MODES) {
+        w4(&mode, ops.min(LONG_STREAM_LEN))
     } else {
         w1(&mode, ops)
     };

@@ -276,13 +276,14 @@ where
     // ---------------------------------------------------------------- insert
 
     /// Inserts or replaces; returns the replaced value's node (under `guard`) if any.
-    /// The caller has checked that `weight <= capacity`.
+    /// The caller has checked that `weight <= capacity`. `now`: the clock, if the caller
+    /// read it for the deadline (the timers reuse it rather than read it again).
     pub(crate) fn upsert<'g>(
         &self,
         key: K,
         value: V,
-        weight: u64,
-        deadline: u64,
+        (weight, deadline): (u64, u64),
+        now: Option<u64>,
         guard: &'g Guard,
     ) -> Option<Shared<'g, Node<K, V>>> {
         let hash = self.hash(&key);
@@ -303,7 +304,7 @@ where
             self.make_room(weight.saturating_sub(old_weight), shard_idx, guard);
             self.weighted.fetch_add(weight, Ordering::Relaxed);
             match table::link(bucket, old, node, guard) {
-                Ok(linked) => return self.after_link(linked, shard_idx, bucket, guard),
+                Ok(linked) => return self.after_link(linked, (shard_idx, bucket), now, guard),
                 Err(back) => {
                     self.weighted.fetch_sub(weight, Ordering::Relaxed);
                     node = back;
@@ -315,8 +316,8 @@ where
     fn after_link<'g>(
         &self,
         linked: Linked<'g, K, V>,
-        shard_idx: usize,
-        bucket: &Bucket<K, V>,
+        (shard_idx, bucket): (usize, &Bucket<K, V>),
+        now: Option<u64>,
         guard: &'g Guard,
     ) -> Option<Shared<'g, Node<K, V>>> {
         let shard = &self.shards[shard_idx];
@@ -349,7 +350,7 @@ where
         };
         self.shrink_to_capacity(shard_idx, new, guard);
         self.maybe_compact(shard_idx, guard);
-        self.run_due_timers(shard_idx, guard);
+        self.run_due_timers(shard_idx, now, guard);
         if let Some(old) = replaced {
             // SAFETY: protected by `guard`; all bookkeeping is done.
             self.notify(unsafe { old.deref() }, RemovalCause::Replaced);
@@ -596,10 +597,12 @@ where
         }
         // Under time-to-idle an entry nobody reads lives min(ttl, tti); reads extend it.
         let ttl = ttl.map(|ttl| self.time_to_idle.map_or(ttl, |tti| ttl.min(tti)));
-        let deadline = ttl.map_or(NEVER, |ttl| {
-            TimeSource::deadline(self.time.now(), Some(ttl))
-        });
-        Ok(self.upsert(key, value, weight, deadline, guard))
+        let now = ttl.map(|_| self.time.now());
+        let deadline = match (now, ttl) {
+            (Some(now), Some(ttl)) => TimeSource::deadline(now, Some(ttl)),
+            _ => NEVER,
+        };
+        Ok(self.upsert(key, value, (weight, deadline), now, guard))
     }
 
     // ---------------------------------------------------------------- expiry
@@ -612,14 +615,16 @@ where
     }
 
     /// Amortized expiry on writes: advances this shard's wheel and its neighbour's when a
-    /// tick has passed and they hold timers (no clock read otherwise).
-    fn run_due_timers(&self, shard_idx: usize, guard: &Guard) {
+    /// tick has passed and they hold timers (no clock read otherwise; `now` is reused if the
+    /// insert read the clock for its deadline, a few hundred ns earlier: timers may fire
+    /// that much later, never earlier).
+    fn run_due_timers(&self, shard_idx: usize, now: Option<u64>, guard: &Guard) {
         let neighbour = (shard_idx + 1) & self.shard_mask;
         let has_timers = |i: usize| self.shards[i].timers.pending.load(Ordering::Relaxed) != 0;
         if !has_timers(shard_idx) && !has_timers(neighbour) {
             return;
         }
-        let now = self.time.now();
+        let now = now.unwrap_or_else(|| self.time.now());
         for idx in [shard_idx, neighbour] {
             if self.shards[idx].timers.due(now, guard) {
                 self.run_timers(idx, now, guard);

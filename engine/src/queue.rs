@@ -8,22 +8,24 @@
 //! of the head segment with one CAS, so an allocation happens once per [`SEGMENT`] pushes
 //! and a sweep of the hand reads its pointers sequentially. The layout is that of the
 //! segmented queues of Morrison & Afek ("Fast Concurrent Queues for x86 Processors",
-//! PPoPP 2013) and crossbeam's `SegQueue`, with one difference that keeps it lock-free:
-//! a pop that reaches a slot whose pusher has claimed it but not yet written it does not
-//! wait for the write, it reports the queue empty. Every caller treats "empty" as "look
-//! elsewhere or later", and the thread that made such a gap always finishes what the
-//! waiting pop would have done (see `crate::core`, *Capacity budget*).
+//! PPoPP 2013) and crossbeam's `SegQueue`; as in the former (and unlike the latter) a
+//! pop never waits for a push: a pop that reaches a slot whose pusher has claimed it but
+//! not yet written it marks the slot *skipped* and moves on, and the pusher, finding its
+//! slot skipped, claims another. So a preempted pusher cannot stall the pops, and the
+//! queue is lock-free on both ends.
 //!
 //! # Invariants
-//! - A segment's slots are written at most once each, from null to an item, and never
-//!   change afterwards, so a pop may read a slot before it claims it.
+//! - A segment's slots change at most once each: from null to an item (its pusher's
+//!   CAS) or from null to [`skipped`] (a pop's CAS), and never afterwards, so a pop may
+//!   read a slot before it claims it.
 //! - `pushed` counts claims on a segment's slots; claims at or past [`SEGMENT`] are
 //!   failures (the segment is full) and claim nothing. `popped` counts the slots handed
-//!   to poppers, and only ever passes a slot that has been written.
+//!   to poppers (items, or skipped), and only ever passes a slot that is no longer null.
 //! - `head` and `tail` only move forward along `next`. A segment is retired (handed to
 //!   the epoch) by the pop that moves `head` past it, which happens only once all its
-//!   slots have been written and popped, and after `tail` has been moved off it; so no
-//!   new reader can reach it and no pusher can still claim one of its slots.
+//!   slots are non-null and popped, and after `tail` has been moved off it; so no new
+//!   reader can reach it, no pusher can still claim one of its slots, and a pusher still
+//!   holding a claim there (pinned since before the retirement) finds its slot skipped.
 //!
 //! # Memory orderings
 //! A slot is written with Release and read with Acquire, so the item's contents (written
@@ -34,6 +36,12 @@
 
 use crate::sync::{Atomic, AtomicUsize, Guard, Ordering, Owned, Shared};
 use crossbeam_utils::CachePadded;
+
+/// The mark a pop leaves in a claimed slot it would not wait for: a null pointer with
+/// tag 1 (items are at least 8-byte aligned, so no item has a tag).
+fn skipped<'g, T>() -> Shared<'g, T> {
+    Shared::null().with_tag(1)
+}
 
 /// Slots per segment: 64 pointers, 512 bytes. Under loom 2, so that the models cross
 /// segment boundaries (allocation, `next` linking, retirement) within a few operations.
@@ -79,8 +87,9 @@ impl<T> SegmentedQueue<T> {
         }
     }
 
-    /// Appends `item` (non-null) at the tail. Lock-free: a claim fails only because
-    /// another push claimed a slot, and a full tail segment is replaced by any pusher.
+    /// Appends `item` (non-null, untagged) at the tail. Lock-free: a claim fails only
+    /// because another push claimed a slot, a write only because a pop went past the
+    /// slot, and a full tail segment is replaced by any pusher.
     pub fn push(&self, item: Shared<'_, T>, guard: &Guard) {
         debug_assert!(!item.is_null());
         let mut spare: Option<Owned<Segment<T>>> = None;
@@ -91,10 +100,18 @@ impl<T> SegmentedQueue<T> {
             let segment = unsafe { tail.deref() };
             let slot = segment.pushed.fetch_add(1, Ordering::Relaxed);
             if slot < SEGMENT {
-                // The slot is ours: no other push can claim it, and no pop passes it
-                // before it is written.
-                segment.slots[slot].store(item, Ordering::Release);
-                return;
+                // The slot is ours alone to write, unless a pop skipped it meanwhile.
+                let written = segment.slots[slot].compare_exchange(
+                    Shared::null(),
+                    item,
+                    Ordering::Release,
+                    Ordering::Relaxed,
+                    guard,
+                );
+                if written.is_ok() {
+                    return;
+                }
+                continue;
             }
             self.advance_tail(tail, segment, &mut spare, guard);
         }
@@ -131,8 +148,8 @@ impl<T> SegmentedQueue<T> {
             .compare_exchange(tail, next, Ordering::Release, Ordering::Relaxed, guard);
     }
 
-    /// Takes the oldest item, or `None` if the queue is empty or its oldest slot is
-    /// claimed by a push that has not written it yet. Never waits.
+    /// Takes the oldest item, or `None` if the queue is empty. Never waits: a slot
+    /// claimed by a push that has not written it yet is skipped (that push retries).
     pub fn pop<'g>(&self, guard: &'g Guard) -> Option<Shared<'g, T>> {
         loop {
             let head = self.head.load(Ordering::Acquire, guard);
@@ -140,15 +157,14 @@ impl<T> SegmentedQueue<T> {
             let segment = unsafe { head.deref() };
             let index = segment.popped.load(Ordering::Acquire);
             if index < SEGMENT {
-                let item = segment.slots[index].load(Ordering::Acquire, guard);
-                if item.is_null() {
-                    return None;
-                }
-                if segment
-                    .popped
-                    .compare_exchange(index, index + 1, Ordering::AcqRel, Ordering::Relaxed)
-                    .is_ok()
-                {
+                let item = Self::settle(segment, index, guard)?;
+                let claimed = segment.popped.compare_exchange(
+                    index,
+                    index + 1,
+                    Ordering::AcqRel,
+                    Ordering::Relaxed,
+                );
+                if claimed.is_ok() && !item.is_null() {
                     return Some(item);
                 }
                 continue;
@@ -158,6 +174,29 @@ impl<T> SegmentedQueue<T> {
                 return None;
             }
             self.retire_head(head, next, guard);
+        }
+    }
+
+    /// The final content of slot `index` (an item, or [`skipped`]), skipping it if it is
+    /// claimed but not written; `None` if nobody has claimed it (the queue is empty).
+    fn settle<'g>(segment: &Segment<T>, index: usize, guard: &'g Guard) -> Option<Shared<'g, T>> {
+        let slot = &segment.slots[index];
+        let item = slot.load(Ordering::Acquire, guard);
+        if !item.is_null() || item.tag() != 0 {
+            return Some(item);
+        }
+        if segment.pushed.load(Ordering::Relaxed) <= index {
+            return None;
+        }
+        match slot.compare_exchange(
+            Shared::null(),
+            skipped(),
+            Ordering::Acquire,
+            Ordering::Acquire,
+            guard,
+        ) {
+            Ok(_) => Some(skipped()),
+            Err(written) => Some(written.current),
         }
     }
 
@@ -182,7 +221,7 @@ impl<T> SegmentedQueue<T> {
             .compare_exchange(head, next, Ordering::Release, Ordering::Relaxed, guard);
         // SAFETY: our CAS unlinked the segment from `head`, `tail` is past it, and its
         // predecessor is retired: no thread can reach it anew, and threads still reading
-        // it are pinned. All its slots are written, so no pusher will write to it.
+        // it are pinned. No slot of it is null, so no write to it can succeed.
         unsafe { guard.defer_destroy(head) };
     }
 
@@ -191,12 +230,9 @@ impl<T> SegmentedQueue<T> {
         let head = self.head.load(Ordering::Acquire, guard);
         // SAFETY: see `pop`.
         let segment = unsafe { head.deref() };
-        match segment.popped.load(Ordering::Acquire) {
-            index if index < SEGMENT => !segment.slots[index]
-                .load(Ordering::Acquire, guard)
-                .is_null(),
-            _ => !segment.next.load(Ordering::Acquire, guard).is_null(),
-        }
+        let index = segment.popped.load(Ordering::Acquire);
+        let claimed = segment.pushed.load(Ordering::Relaxed).min(SEGMENT);
+        index < claimed || !segment.next.load(Ordering::Acquire, guard).is_null()
     }
 
     /// Visits every queued item, oldest first. Only meaningful when quiescent.

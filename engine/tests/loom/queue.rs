@@ -1,7 +1,7 @@
 //! Loom models of the segmented queue (`engine/src/queue.rs`) on its own, with two
 //! slots per segment under loom, so that a handful of operations cross segment
-//! boundaries: a push that appends a segment, a pop that retires one, and the window in
-//! which a claimed slot is not yet written.
+//! boundaries: a push that appends a segment, a pop that retires one, and a pop that
+//! skips a slot claimed but not yet written (its pusher must then claim another).
 //!
 //! Items are distinct fake pointers (the queue never dereferences them). After the
 //! threads join, the queue is drained; every model checks that each pushed item came
