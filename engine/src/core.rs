@@ -16,7 +16,9 @@
 //! Structure (chain and queue pointers) uses Acquire loads and AcqRel/Release CASes so a
 //! node is fully initialized before it is reachable. Counters (`weighted`, `len`, `dead`,
 //! stats) and the reference bit are Relaxed: they order no memory, and every decision
-//! made from them is re-validated by a CAS on the structure.
+//! made from them is re-validated by a CAS on the structure. The one exception is the
+//! capacity check after weight was added or nodes were pushed back: a SeqCst fence
+//! precedes it (see `evict_while`, and *The handshake* in `docs/architecture.md`).
 
 use std::borrow::Borrow;
 use std::hash::{BuildHasher, Hash};
