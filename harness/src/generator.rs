@@ -10,7 +10,8 @@
 //! invalidations (`s3v:list:{Type}:*` and `s3v:count:{Type}:*`).
 
 use crate::error::TraceError;
-use crate::rng::{lognormal, mix64, normal_from_hash, pareto, unit_f64, Rng};
+use crate::popularity::{wrap, Entry, Lookahead, Permutation, TABLE_LIMIT};
+use crate::rng::{lognormal, mix64, normal_from_hash, pareto, unit_f64, Exponential, Rng};
 use crate::source::RequestSource;
 use crate::trace::{key_class, make_key, pattern_key, KeyClass, Op, Request, NO_NEXT};
 use crate::workload::WorkloadParams;
@@ -19,7 +20,16 @@ use crate::zipf::Zipf;
 /// Largest upload size the model produces (1 GiB).
 const MAX_SIZE: f64 = (1u64 << 30) as f64;
 
+/// Operations in the order of [`Generator`]'s mix thresholds.
+const MIX_OPS: [Op; 5] = [Op::Get, Op::Head, Op::Put, Op::Delete, Op::List];
+
+/// Fractional bits of the fixed-point popularity shift.
+const SHIFT_BITS: u32 = 32;
+
 /// Generates the requests of a [`WorkloadParams`].
+///
+/// Random choices compare 63-bit draws with precomputed integer thresholds
+/// (`p · 2^63`), so a share of 0 never and a share of 1 always happens.
 ///
 /// ```
 /// use clockwheel_harness::{generator::Generator, workload::WorkloadParams};
@@ -33,10 +43,22 @@ const MAX_SIZE: f64 = (1u64 << 30) as f64;
 pub struct Generator {
     p: WorkloadParams,
     rng: Rng,
+    arrivals: Exponential,
+    /// Mean gap between arrivals, milliseconds.
+    gap_ms: f64,
     objects: Zipf,
     lists: Zipf,
     counts: Zipf,
-    cum_mix: [f64; 5],
+    /// Op `MIX_OPS[i]` where `i` counts the thresholds a draw reaches.
+    mix: [u64; 4],
+    /// The only operation of a single-op mix (no draw needed).
+    only_op: Option<Op>,
+    one_hit: u64,
+    flash_share: u64,
+    count_share: u64,
+    /// TTL in milliseconds by key class (top 4 bits of the key).
+    ttl_ms: [u32; 16],
+    n: u64,
     emitted: u64,
     time_ms: f64,
     pending: [u64; 2],
@@ -47,16 +69,18 @@ pub struct Generator {
     flash_left: u64,
     flash_base: u64,
     fresh: u64,
-    perm_mul: u64,
+    perm: Permutation,
     salt: u64,
-    /// Popularity shift in ranks, kept within `0..objects`.
-    shift: f64,
+    /// Popularity shift in ranks, fixed point with [`SHIFT_BITS`]
+    /// fractional bits, kept below `n << SHIFT_BITS`.
+    shift: u64,
+    drift: u64,
     /// Regular requests until the next scan / flash crowd starts (0 = never).
     until_scan: u64,
     until_flash: u64,
-    /// `(object, size)` at each popularity position (empty for
-    /// populations above [`TABLE_LIMIT`], which compute them per request).
-    by_position: Vec<(u32, u32)>,
+    /// The object at each popularity position (empty for populations above
+    /// [`TABLE_LIMIT`], which compute keys and sizes per request).
+    by_position: Vec<Entry>,
     /// Popularity ranks drawn ahead (their own PRNG stream).
     ahead: Lookahead,
     /// Size of list key `rank` of model type `m` at `m * list_keys + rank`
@@ -64,81 +88,36 @@ pub struct Generator {
     list_sizes: Vec<u32>,
 }
 
-/// Ranks drawn per block.
-const AHEAD: usize = 32;
-
-/// Zipf ranks drawn a block at a time from their own PRNG stream, each with
-/// the table entry it maps to under the shift at draw time. Independent
-/// samples and lookups in one loop let the CPU overlap their cache misses,
-/// which otherwise dominate generation; an entry is used only if the shift
-/// has not moved the rank to another position since it was drawn.
-struct Lookahead {
-    rng: Rng,
-    ranks: [u64; AHEAD],
-    positions: [u64; AHEAD],
-    entries: [(u32, u32); AHEAD],
-    next: usize,
+/// `p · 2^63`: a 63-bit draw below it happens with probability `p ∈ [0, 1]`.
+fn threshold(p: f64) -> u64 {
+    (p.clamp(0.0, 1.0) * (1u64 << 63) as f64) as u64
 }
-
-impl Lookahead {
-    fn new(seed: u64) -> Self {
-        Lookahead {
-            rng: Rng::new(mix64(seed ^ 0x2A4E_5ED0)),
-            ranks: [0; AHEAD],
-            positions: [u64::MAX; AHEAD],
-            entries: [(0, 0); AHEAD],
-            next: AHEAD,
-        }
-    }
-
-    /// Draws the next block: ranks, their positions at `shift`, entries.
-    fn refill(&mut self, zipf: &Zipf, table: &[(u32, u32)], shift: u64) {
-        let n = zipf.len() as u64;
-        // Two passes, each of independent loads, so misses overlap.
-        for rank in &mut self.ranks {
-            *rank = zipf.sample(self.rng.f64()) as u64;
-        }
-        for i in 0..AHEAD {
-            let pos = wrap(self.ranks[i] + shift, n);
-            self.positions[i] = pos;
-            self.entries[i] = table.get(pos as usize).copied().unwrap_or((0, 0));
-        }
-        self.next = 0;
-    }
-}
-
-/// `x mod n` for `x < 2n`.
-#[inline]
-fn wrap(x: u64, n: u64) -> u64 {
-    if x >= n {
-        x - n
-    } else {
-        x
-    }
-}
-
-/// Largest population whose objects and sizes are tabulated up front (8 MiB).
-const TABLE_LIMIT: u32 = 1 << 20;
 
 impl Generator {
     /// Prepares a generator; building the Zipf tables costs O(objects).
     pub fn new(p: WorkloadParams) -> Self {
         let n = p.objects.max(1);
-        let m = &p.mix;
-        let t = m.total().max(f64::MIN_POSITIVE);
-        let mut acc = 0.0;
-        let mut cum_mix = [0.0; 5];
-        for (i, w) in [m.get, m.head, m.put, m.delete, m.list].iter().enumerate() {
-            acc += w / t;
-            cum_mix[i] = acc;
-        }
-        cum_mix[4] = 1.0;
+        let (mix, only_op) = mix_thresholds(&p);
+        let n_fixed = (n as u64) << SHIFT_BITS;
+        let drift = (p.drift % n as f64 * (1u64 << SHIFT_BITS) as f64) as u64 % n_fixed;
+        let mut ttl_ms = [p.ttl_upload_s.saturating_mul(1000); 16];
+        ttl_ms[KeyClass::Model as usize] = p.ttl_model_s.saturating_mul(1000);
+        ttl_ms[KeyClass::List as usize] = p.ttl_list_s.saturating_mul(1000);
+        ttl_ms[KeyClass::Count as usize] = p.ttl_list_s.saturating_mul(1000);
         let mut g = Generator {
             rng: Rng::new(p.seed),
+            arrivals: Exponential::new(),
+            gap_ms: 1000.0 / p.rate.max(1e-9),
             objects: Zipf::new(n, p.alpha),
             lists: Zipf::new(p.list_keys.max(1), p.list_alpha),
             counts: Zipf::new(p.count_keys.max(1), 0.5),
-            cum_mix,
+            mix,
+            only_op,
+            one_hit: threshold(p.one_hit_share),
+            flash_share: threshold(p.flash_share),
+            count_share: threshold(p.count_share),
+            ttl_ms,
+            n: n as u64,
             emitted: 0,
             time_ms: 0.0,
             pending: [0; 2],
@@ -149,9 +128,10 @@ impl Generator {
             flash_left: 0,
             flash_base: 0,
             fresh: n as u64,
-            perm_mul: coprime_multiplier(n as u64, p.seed),
+            perm: Permutation::new(n as u64, p.seed),
             salt: mix64(p.seed ^ 0x5EED),
-            shift: 0.0,
+            shift: 0,
+            drift,
             until_scan: p.scan_every,
             until_flash: p.flash_every,
             by_position: Vec::new(),
@@ -159,22 +139,26 @@ impl Generator {
             list_sizes: Vec::new(),
             p,
         };
-        if n <= TABLE_LIMIT {
-            g.by_position = (0..n as u64)
+        g.build_tables();
+        g
+    }
+
+    fn build_tables(&mut self) {
+        if self.n <= TABLE_LIMIT as u64 {
+            self.by_position = (0..self.n)
                 .map(|pos| {
-                    let obj = g.permute(pos);
-                    (obj as u32, g.size_of(g.object_key(obj)))
+                    let key = self.object_key(self.perm.object(pos));
+                    Entry::new(key, self.size_of(key))
                 })
                 .collect();
         }
-        let models = g.p.model_types.max(1) as u64;
-        let lists = g.lists.len() as u64;
+        let models = self.p.model_types.max(1) as u64;
+        let lists = self.lists.len() as u64;
         if models * lists <= TABLE_LIMIT as u64 {
-            g.list_sizes = (0..models * lists)
-                .map(|i| g.size_of(make_key(KeyClass::List, (i / lists) as u16, i % lists)))
+            self.list_sizes = (0..models * lists)
+                .map(|i| self.size_of(make_key(KeyClass::List, (i / lists) as u16, i % lists)))
                 .collect();
         }
-        g
     }
 
     /// The parameters being generated.
@@ -182,8 +166,18 @@ impl Generator {
         &self.p
     }
 
+    /// Whether the workload can produce INVALIDATE requests (model PUTs or
+    /// DELETEs with some model documents in the population).
+    pub fn may_invalidate(&self) -> bool {
+        self.p.upload_share < 1.0 && self.mix[1] < self.mix[3]
+    }
+
     /// The next request, or `None` after `requests` have been emitted.
-    #[inline]
+    ///
+    /// Always inlined into its callers' loops, and assembled here from the
+    /// `(key, size, op)` the helpers return in registers, so the request is
+    /// written once, straight into its destination.
+    #[inline(always)]
     pub fn next_request(&mut self) -> Option<Request> {
         if self.emitted >= self.p.requests {
             return None;
@@ -192,64 +186,72 @@ impl Generator {
         if self.pending_len > 0 {
             return Some(self.pop_invalidation());
         }
-        self.time_ms += self.rng.exp(1000.0 / self.p.rate.max(1e-9));
-        if self.scan_left > 0 {
-            return Some(self.scan_request());
+        self.time_ms += self.arrivals.sample(&mut self.rng) * self.gap_ms;
+        let (key, size, op) = if self.scan_left > 0 {
+            self.scan_object()
+        } else {
+            self.regular_pick()
+        };
+        let req = self.request(op, key, size);
+        if matches!(op, Op::Put | Op::Delete) && key_class(key) == KeyClass::Model {
+            self.queue_invalidations(key, req.time_ms);
         }
-        Some(self.regular_request())
+        Some(req)
     }
 
-    fn now(&self) -> u64 {
-        self.time_ms as u64
+    #[inline]
+    fn draw(&mut self) -> u64 {
+        self.rng.next_u64() >> 1
     }
 
+    #[inline]
     fn pop_invalidation(&mut self) -> Request {
         self.pending_len -= 1;
-        let key = self.pending[self.pending_len];
         Request {
             time_ms: self.pending_time,
-            key,
+            key: self.pending[self.pending_len],
             op: Op::Invalidate,
             ..Request::default_none()
         }
     }
 
-    fn scan_request(&mut self) -> Request {
+    /// The next object of the running scan: a GET.
+    fn scan_object(&mut self) -> (u64, u32, Op) {
         self.scan_left -= 1;
-        let obj = self.scan_cursor % self.p.objects.max(1) as u64;
+        let obj = self.scan_cursor % self.n;
         self.scan_cursor += 1;
-        self.object_request(Op::Get, self.object_key(obj))
+        let (key, size) = match self.by_position.is_empty() {
+            true => self.object_key_size(obj),
+            false => self.at_position(self.perm.position(obj)),
+        };
+        (key, size, Op::Get)
     }
 
-    fn regular_request(&mut self) -> Request {
+    /// Key, size and operation of a regular request.
+    fn regular_pick(&mut self) -> (u64, u32, Op) {
         self.maybe_start_episodes();
         // The hot set slides by `drift` ranks per regular request, modulo n.
-        self.shift += self.p.drift;
-        if self.shift >= self.p.objects.max(1) as f64 {
-            self.shift -= self.p.objects.max(1) as f64;
+        self.shift += self.drift;
+        if self.shift >= self.n << SHIFT_BITS {
+            self.shift -= self.n << SHIFT_BITS;
         }
-        if self.p.one_hit_share > 0.0 && self.rng.chance(self.p.one_hit_share) {
-            let key = self.object_key(self.fresh);
+        if self.one_hit > 0 && self.draw() < self.one_hit {
+            let (key, size) = self.object_key_size(self.fresh);
             self.fresh += 1;
-            return self.object_request(Op::Get, key);
+            return (key, size, Op::Get);
         }
-        let u = self.rng.f64();
-        let op = match self.cum_mix.iter().position(|&c| u < c) {
-            Some(0) | None => Op::Get,
-            Some(1) => Op::Head,
-            Some(2) => Op::Put,
-            Some(3) => Op::Delete,
-            Some(_) => Op::List,
+        let op = match self.only_op {
+            Some(op) => op,
+            None => {
+                let r = self.draw();
+                MIX_OPS[self.mix.iter().map(|&t| (r >= t) as usize).sum::<usize>()]
+            }
         };
-        if op == Op::List {
-            return self.list_request();
-        }
-        let (key, size) = self.popular_object();
-        let req = self.request(op, key, size);
-        if matches!(op, Op::Put | Op::Delete) && key_class(key) == KeyClass::Model {
-            self.queue_invalidations(key, req.time_ms);
-        }
-        req
+        let (key, size) = match op {
+            Op::List => self.list_key_size(),
+            _ => self.popular_object(),
+        };
+        (key, size, op)
     }
 
     /// Counts a regular request towards the next scan and flash crowd: a
@@ -276,66 +278,55 @@ impl Generator {
     #[cold]
     fn start_flash(&mut self) {
         self.flash_left = self.p.flash_len;
-        let n = self.p.objects.max(1) as u64;
-        self.flash_base = n / 2 + self.rng.below((n / 2).max(1));
+        self.flash_base = self.n / 2 + self.rng.below((self.n / 2).max(1));
     }
 
     /// `(key, size)` of a popular object: Zipf rank shifted by the drift, or
     /// during a flash crowd (with `flash_share`) one of its objects.
     #[inline]
     fn popular_object(&mut self) -> (u64, u32) {
-        let n = self.p.objects.max(1) as u64;
         if self.flash_left > 0 {
             self.flash_left -= 1;
-            if self.rng.chance(self.p.flash_share) {
+            if self.draw() < self.flash_share {
                 let j = self.rng.below(self.p.flash_objects.max(1) as u64);
-                return self.at_position((self.flash_base + j) % n);
+                return self.at_position((self.flash_base + j) % self.n);
             }
         }
-        if self.ahead.next == AHEAD {
-            let shift = self.shift as u64;
-            self.ahead.refill(&self.objects, &self.by_position, shift);
-        }
-        let i = self.ahead.next;
-        self.ahead.next += 1;
-        let pos = wrap(self.ahead.ranks[i] + self.shift as u64, n);
-        if pos == self.ahead.positions[i] && !self.by_position.is_empty() {
-            let (obj, size) = self.ahead.entries[i];
-            return (self.object_key(obj as u64), size);
-        }
-        self.at_position(pos)
+        let shift = self.shift >> SHIFT_BITS;
+        let rank = self.ahead.next(&self.objects, &self.by_position, shift);
+        self.at_position(wrap(rank + shift, self.n))
     }
 
     /// The object at popularity position `pos < objects`.
     #[inline]
     fn at_position(&self, pos: u64) -> (u64, u32) {
         match self.by_position.get(pos as usize) {
-            Some(&(obj, size)) => (self.object_key(obj as u64), size),
-            None => {
-                let key = self.object_key(self.permute(pos));
-                (key, self.size_of(key))
-            }
+            Some(e) => e.get(),
+            None => self.object_key_size(self.perm.object(pos)),
         }
     }
 
-    fn list_request(&mut self) -> Request {
+    fn object_key_size(&self, obj: u64) -> (u64, u32) {
+        let key = self.object_key(obj);
+        (key, self.size_of(key))
+    }
+
+    /// A LIST's key and size: a count key (with `count_share`) or a list
+    /// page, of a uniform model type.
+    fn list_key_size(&mut self) -> (u64, u32) {
         let model = self.rng.below(self.p.model_types.max(1) as u64) as u16;
-        let key = if self.rng.chance(self.p.count_share) {
-            make_key(
-                KeyClass::Count,
-                model,
-                self.counts.sample(self.rng.f64()) as u64,
-            )
-        } else {
-            let rank = self.lists.sample(self.rng.f64());
-            let key = make_key(KeyClass::List, model, rank as u64);
-            let i = model as usize * self.lists.len() as usize + rank as usize;
-            if let Some(&size) = self.list_sizes.get(i) {
-                return self.request(Op::List, key, size);
-            }
-            key
-        };
-        self.object_request(Op::List, key)
+        if self.draw() < self.count_share {
+            let rank = self.counts.sample(self.rng.next_u64());
+            let key = make_key(KeyClass::Count, model, rank as u64);
+            return (key, self.size_of(key));
+        }
+        let rank = self.lists.sample(self.rng.next_u64());
+        let key = make_key(KeyClass::List, model, rank as u64);
+        let i = model as usize * self.lists.len() as usize + rank as usize;
+        match self.list_sizes.get(i) {
+            Some(&size) => (key, size),
+            None => (key, self.size_of(key)),
+        }
     }
 
     fn queue_invalidations(&mut self, key: u64, time_ms: u64) {
@@ -346,13 +337,6 @@ impl Generator {
         ];
         self.pending_len = 2;
         self.pending_time = time_ms;
-    }
-
-    /// Rank-to-object bijection on `0..objects`.
-    fn permute(&self, x: u64) -> u64 {
-        let n = self.p.objects.max(1) as u64;
-        // x, perm_mul < n <= 2^32, so the product and offset fit in u64.
-        (x * self.perm_mul + 12_345) % n
     }
 
     /// The key of object index `obj` (class and model type from its hash).
@@ -368,25 +352,16 @@ impl Generator {
         make_key(class, model, obj)
     }
 
-    fn object_request(&self, op: Op, key: u64) -> Request {
-        self.request(op, key, self.size_of(key))
-    }
-
     /// A request for `key` of `size` with its class's TTL (none for DELETE).
     #[inline]
     fn request(&self, op: Op, key: u64, size: u32) -> Request {
-        let ttl_s = match key_class(key) {
-            KeyClass::Model => self.p.ttl_model_s,
-            KeyClass::List | KeyClass::Count => self.p.ttl_list_s,
-            _ => self.p.ttl_upload_s,
-        };
         let ttl_ms = if op == Op::Delete {
             0
         } else {
-            ttl_s.saturating_mul(1000)
+            self.ttl_ms[(key >> 60) as usize]
         };
         Request {
-            time_ms: self.now(),
+            time_ms: self.time_ms as u64,
             key,
             next_access: NO_NEXT,
             size,
@@ -417,6 +392,26 @@ impl Generator {
     }
 }
 
+/// The op-mix thresholds (cumulative weights, normalised, times 2^63) and
+/// the single operation of a mix that has only one.
+fn mix_thresholds(p: &WorkloadParams) -> ([u64; 4], Option<Op>) {
+    let m = &p.mix;
+    let weights = [m.get, m.head, m.put, m.delete, m.list];
+    let t = m.total().max(f64::MIN_POSITIVE);
+    let mut acc = 0.0;
+    let mut mix = [0u64; 4];
+    for (i, w) in weights[..4].iter().enumerate() {
+        acc += w / t;
+        mix[i] = threshold(acc);
+    }
+    let mut used = MIX_OPS.iter().zip(weights).filter(|(_, w)| *w > 0.0);
+    let only_op = match (used.next(), used.next()) {
+        (Some((&op, _)), None) => Some(op),
+        _ => None,
+    };
+    (mix, only_op)
+}
+
 impl Request {
     fn default_none() -> Self {
         Request {
@@ -426,34 +421,21 @@ impl Request {
     }
 }
 
-/// An odd multiplier coprime with `n`, chosen from the seed, reduced below
-/// `n` (reduction keeps it coprime: gcd(a mod n, n) = gcd(a, n)).
-fn coprime_multiplier(n: u64, seed: u64) -> u64 {
-    let mut a = (mix64(seed) % n.max(2)) | 1;
-    while gcd(a, n) != 1 {
-        a += 2;
-    }
-    a % n.max(1)
-}
-
-fn gcd(mut a: u64, mut b: u64) -> u64 {
-    while b != 0 {
-        (a, b) = (b, a % b);
-    }
-    a
-}
-
 impl RequestSource for Generator {
     fn read_batch(&mut self, out: &mut Vec<Request>, max: usize) -> Result<usize, TraceError> {
-        let mut n = 0;
-        while n < max {
-            match self.next_request() {
-                Some(r) => out.push(r),
-                None => break,
+        let before = out.len();
+        let n = max.min(self.p.requests.saturating_sub(self.emitted) as usize);
+        out.reserve(n);
+        for _ in 0..n {
+            if let Some(r) = self.next_request() {
+                out.push(r);
             }
-            n += 1;
         }
-        Ok(n)
+        Ok(out.len() - before)
+    }
+
+    fn may_invalidate(&self) -> bool {
+        Generator::may_invalidate(self)
     }
 }
 

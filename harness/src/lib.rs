@@ -20,6 +20,7 @@ pub mod origin;
 pub mod overrides;
 pub mod plot;
 pub mod policy;
+pub mod popularity;
 pub mod replay;
 pub mod report;
 pub mod rng;

@@ -17,7 +17,7 @@ use serde::Serialize;
 use crate::error::TraceError;
 use crate::policy::{CacheSim, Capacity, IdBuildHasher, SimCounters};
 use crate::source::RequestSource;
-use crate::trace::{is_invalidatable, key_prefix, Op, Request};
+use crate::trace::{key_class, key_prefix, KeyClass, Op, Request};
 
 /// Requests per batch handed to each policy in turn.
 pub const BATCH: usize = 4096;
@@ -121,32 +121,96 @@ fn ratio(a: u64, b: u64) -> f64 {
     }
 }
 
-/// Keys written since their prefix was last invalidated.
+/// Keys written since their prefix was last invalidated. Only list and
+/// count keys are recorded, so a prefix's log sits at a fixed slot: two per
+/// model type (see [`slot`]).
 #[derive(Default)]
 struct PrefixIndex {
-    sets: HashMap<u16, HashSet<u64, IdBuildHasher>>,
+    logs: Vec<KeyLog>,
+}
+
+/// The keys recorded for one prefix. A record is a push; duplicates are
+/// removed (sort and dedup) whenever the log reaches twice its length after
+/// the previous pass, so it holds at most twice the distinct keys plus
+/// [`KeyLog::MIN_PASS`], and by a drain.
+#[derive(Default)]
+struct KeyLog {
+    keys: Vec<u64>,
+    next_pass: usize,
+}
+
+impl KeyLog {
+    /// Length below which duplicates are left for the drain.
+    const MIN_PASS: usize = 64;
+
+    #[inline]
+    fn record(&mut self, key: u64) {
+        self.keys.push(key);
+        if self.keys.len() >= self.next_pass.max(Self::MIN_PASS) {
+            self.dedup();
+            self.next_pass = 2 * self.keys.len();
+        }
+    }
+
+    fn dedup(&mut self) {
+        self.keys.sort_unstable();
+        self.keys.dedup();
+    }
+
+    /// Moves the distinct keys, in ascending order, to `out`.
+    fn drain_into(&mut self, out: &mut Vec<u64>) {
+        self.dedup();
+        out.append(&mut self.keys);
+        self.next_pass = 0;
+    }
+}
+
+/// The slot of a list or count key's prefix: `2 · model type`, plus 1 for
+/// count keys; `None` for other classes, which are never recorded.
+#[inline]
+fn slot(key: u64) -> Option<usize> {
+    let model = (key_prefix(key) & 0xFFF) as usize;
+    match key_class(key) {
+        KeyClass::List => Some(2 * model),
+        KeyClass::Count => Some(2 * model + 1),
+        _ => None,
+    }
+}
+
+/// The keys each INVALIDATE of a batch removes, in order: invalidation `i`
+/// removes `keys[ends[i - 1]..ends[i]]` (from 0 for the first). Reused
+/// across batches, so resolving allocates only while the buffers grow.
+#[derive(Default)]
+struct Invalidations {
+    keys: Vec<u64>,
+    ends: Vec<usize>,
+}
+
+impl Invalidations {
+    fn clear(&mut self) {
+        self.keys.clear();
+        self.ends.clear();
+    }
 }
 
 impl PrefixIndex {
-    /// Records fills/writes and resolves each INVALIDATE of `batch` to the
-    /// keys it removes, in order.
-    fn resolve(&mut self, batch: &[Request], out: &mut Vec<Vec<u64>>) {
-        out.clear();
-        for r in batch {
-            match r.op {
-                Op::Invalidate => {
-                    let keys = self.sets.remove(&key_prefix(r.key)).unwrap_or_default();
-                    out.push(keys.into_iter().collect());
-                }
-                Op::Get | Op::List | Op::Put if is_invalidatable(r.key) => {
-                    self.sets
-                        .entry(key_prefix(r.key))
-                        .or_default()
-                        .insert(r.key);
-                }
-                _ => {}
-            }
+    /// Records a fill or write of `key` if it is a list or count key.
+    #[inline]
+    fn record(&mut self, key: u64) {
+        let Some(i) = slot(key) else { return };
+        if i >= self.logs.len() {
+            self.logs.resize_with(i + 1, Default::default);
         }
+        self.logs[i].record(key);
+    }
+
+    /// Resolves an INVALIDATE of `key`'s prefix: moves the keys recorded
+    /// since the previous one to `out`.
+    fn invalidate(&mut self, key: u64, out: &mut Invalidations) {
+        if let Some(log) = slot(key).and_then(|i| self.logs.get_mut(i)) {
+            log.drain_into(&mut out.keys);
+        }
+        out.ends.push(out.keys.len());
     }
 }
 
@@ -154,25 +218,35 @@ impl PrefixIndex {
 /// by request index (for concurrent replay).
 pub fn resolve_invalidations(trace: &[Request]) -> HashMap<usize, Vec<u64>> {
     let mut index = PrefixIndex::default();
-    let mut lists = Vec::new();
+    let mut found = Invalidations::default();
     let mut out = HashMap::new();
     for (i, r) in trace.iter().enumerate() {
-        index.resolve(std::slice::from_ref(r), &mut lists);
-        if let Some(keys) = lists.pop() {
-            out.insert(i, keys);
+        match r.op {
+            Op::Invalidate => {
+                found.clear();
+                index.invalidate(r.key, &mut found);
+                out.insert(i, std::mem::take(&mut found.keys));
+            }
+            Op::Get | Op::List | Op::Put => index.record(r.key),
+            _ => {}
         }
     }
     out
 }
 
-/// Applies one batch to one policy.
+/// Applies one batch to one policy. With `index` (the first policy, when
+/// the source may invalidate), fills and writes are recorded as they are
+/// applied and each INVALIDATE appends the keys it removes to `found`; the
+/// other policies replay `found`. Both see every INVALIDATE after exactly
+/// the requests that precede it.
 fn apply_batch(
     sim: &mut dyn CacheSim,
     batch: &[Request],
-    invalidations: &[Vec<u64>],
+    mut index: Option<&mut PrefixIndex>,
+    found: &mut Invalidations,
     res: &mut PolicyResult,
 ) {
-    let mut inv = invalidations.iter();
+    let (mut done, mut start) = (0, 0);
     for r in batch {
         let st = &mut res.ops[r.op as usize];
         st.count += 1;
@@ -185,13 +259,28 @@ fn apply_batch(
                 } else if matches!(r.op, Op::Get | Op::List) {
                     sim.insert(r);
                 }
+                if let Some(ix) = index.as_deref_mut() {
+                    if r.op != Op::Head && r.op != Op::Copy {
+                        ix.record(r.key);
+                    }
+                }
             }
-            Op::Put => sim.insert(r),
+            Op::Put => {
+                sim.insert(r);
+                if let Some(ix) = index.as_deref_mut() {
+                    ix.record(r.key);
+                }
+            }
             Op::Delete => res.removed += sim.remove(r.key) as u64,
             Op::Invalidate => {
-                for &k in inv.next().map(Vec::as_slice).unwrap_or(&[]) {
+                if let Some(ix) = index.as_deref_mut() {
+                    ix.invalidate(r.key, found);
+                }
+                let end = found.ends.get(done).copied().unwrap_or(start);
+                for &k in &found.keys[start..end] {
                     res.removed += sim.remove(k) as u64;
                 }
+                (done, start) = (done + 1, end);
             }
         }
     }
@@ -223,19 +312,18 @@ pub fn replay(
         .collect();
     let mut index = PrefixIndex::default();
     let mut batch = Vec::with_capacity(BATCH);
-    let mut invalidations = Vec::new();
+    let mut invalidations = Invalidations::default();
     let track = source.may_invalidate();
     loop {
         batch.clear();
         if source.read_batch(&mut batch, BATCH)? == 0 {
             break;
         }
-        if track {
-            index.resolve(&batch, &mut invalidations);
-        }
-        for (sim, res) in sims.iter_mut().zip(&mut results) {
+        invalidations.clear();
+        for (i, (sim, res)) in sims.iter_mut().zip(&mut results).enumerate() {
             let t = Instant::now();
-            apply_batch(sim.as_mut(), &batch, &invalidations, res);
+            let record = (track && i == 0).then_some(&mut index);
+            apply_batch(sim.as_mut(), &batch, record, &mut invalidations, res);
             res.seconds += t.elapsed().as_secs_f64();
         }
         if let Some(p) = progress {

@@ -163,6 +163,12 @@ pub fn key_prefix(key: u64) -> u16 {
     (key >> INDEX_BITS) as u16
 }
 
+/// The key with 16-bit `prefix` (see [`key_prefix`]) and object `index`.
+#[inline]
+pub fn key_with_prefix(prefix: u16, index: u64) -> u64 {
+    ((prefix as u64) << INDEX_BITS) | (index & INDEX_MASK)
+}
+
 /// The class encoded in a key id.
 #[inline]
 pub fn key_class(key: u64) -> KeyClass {

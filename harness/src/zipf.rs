@@ -2,8 +2,8 @@
 //!
 //! The sampler is Walker's alias method, built with Vose's algorithm (1991):
 //! bucket `i` of `n` equal buckets keeps rank `i` with probability
-//! `threshold[i] / 2^32` and otherwise gives its `alias`. A sample scales one
-//! uniform `u` by `n`: the integer part picks the bucket, the fraction is
+//! `threshold[i] / 2^32` and otherwise gives its `alias`. A sample scales 64
+//! random bits by `n`: the integer part picks the bucket, the fraction is
 //! compared with the threshold. One 8-byte table entry per rank and no
 //! data-dependent search, so independent samples overlap their cache misses.
 
@@ -30,7 +30,7 @@ impl Zipf {
     /// ```
     /// use clockwheel_harness::zipf::Zipf;
     /// let z = Zipf::new(1000, 1.0);
-    /// assert!(z.sample(0.5) < 1000);
+    /// assert!(z.sample(u64::MAX / 2) < 1000);
     /// assert!(z.probability(0) > z.probability(1));
     /// ```
     pub fn new(n: u32, alpha: f64) -> Self {
@@ -60,20 +60,34 @@ impl Zipf {
         ((r + 1) as f64).powf(-self.alpha) * self.norm
     }
 
-    /// Maps a uniform `u ∈ [0, 1)` to a rank.
+    /// Maps 64 uniform random bits to a rank.
+    ///
+    /// The 128-bit product `bits × n` splits into the bucket (high 64 bits,
+    /// uniform on `0..n`) and a fraction (low 64 bits, uniform, independent
+    /// of the bucket), whose top 32 bits are compared with the threshold: one
+    /// multiply, one table read, no floating point.
     #[inline]
-    pub fn sample(&self, u: f64) -> u32 {
-        let n = self.table.len();
-        let x = u * n as f64;
-        // `min` guards u rounding up to exactly n.
-        let i = (x as usize).min(n - 1);
-        let frac = ((x - i as f64) * 4_294_967_296.0) as u32;
+    pub fn sample(&self, bits: u64) -> u32 {
+        let (i, frac) = self.bucket(bits);
         let b = self.table[i];
         if frac < b.threshold {
             i as u32
         } else {
             b.alias
         }
+    }
+
+    /// Brings in the bucket [`Self::sample`] will read for `bits`.
+    #[inline]
+    pub fn prefetch(&self, bits: u64) {
+        crate::popularity::prefetch(&self.table, self.bucket(bits).0);
+    }
+
+    /// The bucket of `bits` and the 32-bit fraction within it.
+    #[inline]
+    fn bucket(&self, bits: u64) -> (usize, u32) {
+        let wide = bits as u128 * self.table.len() as u128;
+        ((wide >> 64) as usize, (wide as u64 >> 32) as u32)
     }
 }
 
@@ -113,7 +127,7 @@ mod tests {
         let n = 400_000;
         let mut counts = vec![0u32; 1000];
         for _ in 0..n {
-            counts[z.sample(r.f64()) as usize] += 1;
+            counts[z.sample(r.next_u64()) as usize] += 1;
         }
         for rank in [0u32, 1, 9, 99, 999] {
             let expect = z.probability(rank) * n as f64;
@@ -156,11 +170,13 @@ mod tests {
     #[test]
     fn edges() {
         let z = Zipf::new(1, 0.9);
-        assert_eq!(z.sample(0.0), 0);
-        assert_eq!(z.sample(0.999_999), 0);
+        assert_eq!(z.sample(0), 0);
+        assert_eq!(z.sample(u64::MAX), 0);
+        // Uniform popularity: every bucket is full, the bits pick the rank.
         let z = Zipf::new(70_000, 0.0);
-        assert_eq!(z.sample(0.999_999_999), 69_999);
-        assert_eq!(z.sample(0.0), 0);
-        assert!(Zipf::new(10, 2.0).sample(1.0 - f64::EPSILON) < 10);
+        assert_eq!(z.sample(u64::MAX), 69_999);
+        assert_eq!(z.sample(0), 0);
+        assert_eq!(z.sample(u64::MAX / 2), 34_999);
+        assert!(Zipf::new(10, 2.0).sample(u64::MAX) < 10);
     }
 }
