@@ -273,19 +273,19 @@ impl<K, V> ShardTimers<K, V> {
         Some(expired)
     }
 
-    /// Moves the inbox's timers into the wheel (up to the first slot a pusher has claimed
-    /// but not written yet: the rest waits for the next drain).
+    /// Moves the inbox's timers into the wheel (up to the last slot written: a push still
+    /// in flight lands in the next drain).
     fn drain_inbox(&self, wheel: &mut TimingWheel<TimerRef<K, V>>, guard: &Guard) {
-        while let Some(ptr) = self.inbox.pop(guard) {
+        self.inbox.drain(guard, |ptr| {
             let timer = TimerRef(ptr.as_raw());
-            // SAFETY: popping handed us the timer reference, so the node is not freed.
+            // SAFETY: draining handed us the timer reference, so the node is not freed.
             let node = unsafe { ptr.deref() };
             if node.is_live(guard) {
                 wheel.schedule(timer, tick_at_or_after(node.deadline()));
             } else {
                 self.drop_dead(timer, guard);
             }
-        }
+        });
     }
 
     fn advance<'g>(
@@ -382,9 +382,7 @@ impl<K, V> ShardTimers<K, V> {
         // SAFETY: `&mut self`: no other thread uses the inbox; the segments the pops
         // retire are freed at once, which is right since nobody else can read them.
         let guard = unsafe { crossbeam_epoch::unprotected() };
-        while let Some(ptr) = self.inbox.pop(guard) {
-            f(TimerRef(ptr.as_raw()));
-        }
+        self.inbox.drain(guard, |ptr| f(TimerRef(ptr.as_raw())));
         // SAFETY: `&mut self` grants exclusive access to the wheel.
         let drained = unsafe { self.wheel.with_mut(|wheel| wheel.drain()) };
         drained.into_iter().for_each(f);

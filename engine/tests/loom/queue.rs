@@ -145,3 +145,40 @@ fn queue_pop_pop_retire_vs_push() {
         4,
     );
 }
+
+/// A whole-queue drain (one claim CAS per run of slots, as the wheel's owner drains a
+/// timer inbox) racing two pushes across a segment boundary and a pop: every item comes
+/// out once, and the drain hands out one producer's items in push order.
+#[test]
+fn queue_drain_vs_push_and_pop() {
+    queue_model(
+        "queue_drain_vs_push_and_pop",
+        |queue, collector| {
+            let handle = collector.register();
+            queue.push(item(0), &handle.pin());
+            let pusher = {
+                let (queue, collector) = (Arc::clone(&queue), Arc::clone(&collector));
+                thread::spawn(move || {
+                    let handle = collector.register();
+                    queue.push(item(1), &handle.pin());
+                    queue.push(item(2), &handle.pin());
+                })
+            };
+            let popper = {
+                let (queue, collector) = (Arc::clone(&queue), Arc::clone(&collector));
+                thread::spawn(move || {
+                    let handle = collector.register();
+                    let guard = handle.pin();
+                    queue.pop(&guard).map(id)
+                })
+            };
+            let mut out = Vec::new();
+            queue.drain(&handle.pin(), |p| out.push(id(p)));
+            assert!(out.windows(2).all(|w| w[0] < w[1]), "{out:?}");
+            pusher.join().unwrap();
+            out.extend(popper.join().unwrap());
+            out
+        },
+        3,
+    );
+}
