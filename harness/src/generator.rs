@@ -11,17 +11,21 @@
 
 use crate::error::TraceError;
 use crate::popularity::{wrap, Entry, Lookahead, Permutation, TABLE_LIMIT};
-use crate::rng::{lognormal, mix64, normal_from_hash, pareto, unit_f64, Exponential, Rng};
+use crate::rng::{lognormal, mix64, pareto, unit_f64, Rng};
 use crate::source::RequestSource;
 use crate::trace::{key_class, make_key, pattern_key, KeyClass, Op, Request, NO_NEXT};
 use crate::workload::WorkloadParams;
-use crate::zipf::Zipf;
+use crate::ziggurat::{Exponential, HashNormal};
+use crate::zipf::{Discrete, Zipf};
 
 /// Largest upload size the model produces (1 GiB).
 const MAX_SIZE: f64 = (1u64 << 30) as f64;
 
-/// Operations in the order of [`Generator`]'s mix thresholds.
-const MIX_OPS: [Op; 5] = [Op::Get, Op::Head, Op::Put, Op::Delete, Op::List];
+/// Kinds of regular request in the order of [`Generator`]'s thresholds: a
+/// one-hit wonder (a GET of a fresh object), then the operation mix.
+const KINDS: [Op; 6] = [Op::Get, Op::Get, Op::Head, Op::Put, Op::Delete, Op::List];
+/// Index of the one-hit wonder in [`KINDS`].
+const ONE_HIT: usize = 0;
 
 /// Fractional bits of the fixed-point popularity shift.
 const SHIFT_BITS: u32 = 32;
@@ -44,16 +48,18 @@ pub struct Generator {
     p: WorkloadParams,
     rng: Rng,
     arrivals: Exponential,
+    /// Per-object normals behind the lognormal sizes.
+    normals: HashNormal,
     /// Mean gap between arrivals, milliseconds.
     gap_ms: f64,
     objects: Zipf,
     lists: Zipf,
     counts: Zipf,
-    /// Op `MIX_OPS[i]` where `i` counts the thresholds a draw reaches.
-    mix: [u64; 4],
-    /// The only operation of a single-op mix (no draw needed).
-    only_op: Option<Op>,
-    one_hit: u64,
+    /// Kind `KINDS[i]` where `i` counts the thresholds a draw reaches: one
+    /// draw decides both one-hit wonder or not and the operation.
+    kinds: [u64; 5],
+    /// The only kind possible, when there is one (no draw needed).
+    only_kind: Option<usize>,
     flash_share: u64,
     count_share: u64,
     /// TTL in milliseconds by key class (top 4 bits of the key).
@@ -65,7 +71,9 @@ pub struct Generator {
     pending_len: usize,
     pending_time: u64,
     scan_left: u64,
-    scan_cursor: u64,
+    /// The object the running scan reaches next, and its popularity position.
+    scan_obj: u64,
+    scan_pos: u64,
     flash_left: u64,
     flash_base: u64,
     fresh: u64,
@@ -83,9 +91,10 @@ pub struct Generator {
     by_position: Vec<Entry>,
     /// Popularity ranks drawn ahead (their own PRNG stream).
     ahead: Lookahead,
-    /// Size of list key `rank` of model type `m` at `m * list_keys + rank`
-    /// (empty when there are more than [`TABLE_LIMIT`] list keys).
-    list_sizes: Vec<u32>,
+    /// LIST lookups when there are at most [`TABLE_LIMIT`] list and count
+    /// keys in all: one draw picks model type, list or count key and rank
+    /// jointly, and the outcome's key and size are tabulated.
+    list_keys: Option<(Discrete, Vec<Entry>)>,
 }
 
 /// `p · 2^63`: a 63-bit draw below it happens with probability `p ∈ [0, 1]`.
@@ -97,7 +106,7 @@ impl Generator {
     /// Prepares a generator; building the Zipf tables costs O(objects).
     pub fn new(p: WorkloadParams) -> Self {
         let n = p.objects.max(1);
-        let (mix, only_op) = mix_thresholds(&p);
+        let (kinds, only_kind) = kind_thresholds(&p);
         let n_fixed = (n as u64) << SHIFT_BITS;
         let drift = (p.drift % n as f64 * (1u64 << SHIFT_BITS) as f64) as u64 % n_fixed;
         let mut ttl_ms = [p.ttl_upload_s.saturating_mul(1000); 16];
@@ -107,13 +116,13 @@ impl Generator {
         let mut g = Generator {
             rng: Rng::new(p.seed),
             arrivals: Exponential::new(),
+            normals: HashNormal::new(),
             gap_ms: 1000.0 / p.rate.max(1e-9),
             objects: Zipf::new(n, p.alpha),
             lists: Zipf::new(p.list_keys.max(1), p.list_alpha),
             counts: Zipf::new(p.count_keys.max(1), 0.5),
-            mix,
-            only_op,
-            one_hit: threshold(p.one_hit_share),
+            kinds,
+            only_kind,
             flash_share: threshold(p.flash_share),
             count_share: threshold(p.count_share),
             ttl_ms,
@@ -124,7 +133,8 @@ impl Generator {
             pending_len: 0,
             pending_time: 0,
             scan_left: 0,
-            scan_cursor: 0,
+            scan_obj: 0,
+            scan_pos: 0,
             flash_left: 0,
             flash_base: 0,
             fresh: n as u64,
@@ -136,29 +146,47 @@ impl Generator {
             until_flash: p.flash_every,
             by_position: Vec::new(),
             ahead: Lookahead::new(p.seed),
-            list_sizes: Vec::new(),
+            list_keys: None,
             p,
         };
+        g.scan_pos = g.perm.position(0);
         g.build_tables();
         g
     }
 
     fn build_tables(&mut self) {
         if self.n <= TABLE_LIMIT as u64 {
-            self.by_position = (0..self.n)
-                .map(|pos| {
-                    let key = self.object_key(self.perm.object(pos));
+            self.by_position = (self.perm.objects())
+                .map(|obj| {
+                    let key = self.object_key(obj);
                     Entry::new(key, self.size_of(key))
                 })
                 .collect();
         }
         let models = self.p.model_types.max(1) as u64;
-        let lists = self.lists.len() as u64;
-        if models * lists <= TABLE_LIMIT as u64 {
-            self.list_sizes = (0..models * lists)
-                .map(|i| self.size_of(make_key(KeyClass::List, (i / lists) as u16, i % lists)))
-                .collect();
+        let per_model = (self.lists.len() + self.counts.len()) as u64;
+        if models * per_model <= TABLE_LIMIT as u64 {
+            self.list_keys = Some(self.list_table(models));
         }
+    }
+
+    /// The joint LIST distribution: model type uniform, then a count key
+    /// (Zipf(0.5)) with `count_share`, else a list key (Zipf(`list_alpha`)).
+    fn list_table(&self, models: u64) -> (Discrete, Vec<Entry>) {
+        let share = self.p.count_share.clamp(0.0, 1.0);
+        let mut weights = Vec::new();
+        let mut entries = Vec::new();
+        for m in 0..models as u16 {
+            let lists =
+                (0..self.lists.len()).map(|r| (KeyClass::List, r, &self.lists, 1.0 - share));
+            let counts = (0..self.counts.len()).map(|r| (KeyClass::Count, r, &self.counts, share));
+            for (class, rank, zipf, w) in lists.chain(counts) {
+                let key = make_key(class, m, rank as u64);
+                weights.push(w * zipf.probability(rank));
+                entries.push(Entry::new(key, self.size_of(key)));
+            }
+        }
+        (Discrete::new(weights), entries)
     }
 
     /// The parameters being generated.
@@ -169,7 +197,8 @@ impl Generator {
     /// Whether the workload can produce INVALIDATE requests (model PUTs or
     /// DELETEs with some model documents in the population).
     pub fn may_invalidate(&self) -> bool {
-        self.p.upload_share < 1.0 && self.mix[1] < self.mix[3]
+        // Some draw lands between the HEAD and the DELETE thresholds.
+        self.p.upload_share < 1.0 && self.kinds[2] < self.kinds[4]
     }
 
     /// The next request, or `None` after `requests` have been emitted.
@@ -218,11 +247,12 @@ impl Generator {
     /// The next object of the running scan: a GET.
     fn scan_object(&mut self) -> (u64, u32, Op) {
         self.scan_left -= 1;
-        let obj = self.scan_cursor % self.n;
-        self.scan_cursor += 1;
+        let (obj, pos) = (self.scan_obj, self.scan_pos);
+        self.scan_obj = wrap(obj + 1, self.n);
+        self.scan_pos = self.perm.next_position(pos);
         let (key, size) = match self.by_position.is_empty() {
             true => self.object_key_size(obj),
-            false => self.at_position(self.perm.position(obj)),
+            false => self.at_position(pos),
         };
         (key, size, Op::Get)
     }
@@ -235,18 +265,19 @@ impl Generator {
         if self.shift >= self.n << SHIFT_BITS {
             self.shift -= self.n << SHIFT_BITS;
         }
-        if self.one_hit > 0 && self.draw() < self.one_hit {
+        let kind = match self.only_kind {
+            Some(kind) => kind,
+            None => {
+                let r = self.draw();
+                self.kinds.iter().map(|&t| (r >= t) as usize).sum::<usize>()
+            }
+        };
+        if kind == ONE_HIT {
             let (key, size) = self.object_key_size(self.fresh);
             self.fresh += 1;
             return (key, size, Op::Get);
         }
-        let op = match self.only_op {
-            Some(op) => op,
-            None => {
-                let r = self.draw();
-                MIX_OPS[self.mix.iter().map(|&t| (r >= t) as usize).sum::<usize>()]
-            }
-        };
+        let op = KINDS[kind];
         let (key, size) = match op {
             Op::List => self.list_key_size(),
             _ => self.popular_object(),
@@ -314,19 +345,16 @@ impl Generator {
     /// A LIST's key and size: a count key (with `count_share`) or a list
     /// page, of a uniform model type.
     fn list_key_size(&mut self) -> (u64, u32) {
+        if let Some((joint, entries)) = &self.list_keys {
+            return entries[joint.sample(self.rng.next_u64()) as usize].get();
+        }
         let model = self.rng.below(self.p.model_types.max(1) as u64) as u16;
-        if self.draw() < self.count_share {
-            let rank = self.counts.sample(self.rng.next_u64());
-            let key = make_key(KeyClass::Count, model, rank as u64);
-            return (key, self.size_of(key));
-        }
-        let rank = self.lists.sample(self.rng.next_u64());
-        let key = make_key(KeyClass::List, model, rank as u64);
-        let i = model as usize * self.lists.len() as usize + rank as usize;
-        match self.list_sizes.get(i) {
-            Some(&size) => (key, size),
-            None => (key, self.size_of(key)),
-        }
+        let (class, rank) = match self.draw() < self.count_share {
+            true => (KeyClass::Count, self.counts.sample(self.rng.next_u64())),
+            false => (KeyClass::List, self.lists.sample(self.rng.next_u64())),
+        };
+        let key = make_key(class, model, rank as u64);
+        (key, self.size_of(key))
     }
 
     fn queue_invalidations(&mut self, key: u64, time_ms: u64) {
@@ -373,7 +401,7 @@ impl Generator {
     /// The size of `key` in bytes: a deterministic function of key and seed.
     pub fn size_of(&self, key: u64) -> u32 {
         let p = &self.p;
-        let z = || normal_from_hash(key ^ self.salt);
+        let z = || self.normals.sample(key ^ self.salt);
         let bytes = match key_class(key) {
             KeyClass::Model => lognormal(p.model_mu, p.model_sigma, z()),
             KeyClass::List => lognormal(p.list_mu, p.list_sigma, z()),
@@ -392,24 +420,30 @@ impl Generator {
     }
 }
 
-/// The op-mix thresholds (cumulative weights, normalised, times 2^63) and
-/// the single operation of a mix that has only one.
-fn mix_thresholds(p: &WorkloadParams) -> ([u64; 4], Option<Op>) {
+/// The kind thresholds: `one_hit_share`, then the op mix's cumulative
+/// weights spread over the rest, times 2^63; and the only possible kind of a
+/// workload that has one.
+fn kind_thresholds(p: &WorkloadParams) -> ([u64; 5], Option<usize>) {
     let m = &p.mix;
+    let one_hit = p.one_hit_share.clamp(0.0, 1.0);
     let weights = [m.get, m.head, m.put, m.delete, m.list];
     let t = m.total().max(f64::MIN_POSITIVE);
     let mut acc = 0.0;
-    let mut mix = [0u64; 4];
+    let mut kinds = [threshold(one_hit); 5];
     for (i, w) in weights[..4].iter().enumerate() {
         acc += w / t;
-        mix[i] = threshold(acc);
+        kinds[i + 1] = threshold(one_hit + (1.0 - one_hit) * acc);
     }
-    let mut used = MIX_OPS.iter().zip(weights).filter(|(_, w)| *w > 0.0);
-    let only_op = match (used.next(), used.next()) {
-        (Some((&op, _)), None) => Some(op),
+    let shares = [one_hit, 1.0 - one_hit];
+    let mut used = (0..KINDS.len()).filter(|&k| match k {
+        ONE_HIT => shares[0] > 0.0,
+        k => shares[1] > 0.0 && weights[k - 1] > 0.0,
+    });
+    let only_kind = match (used.next(), used.next()) {
+        (Some(k), None) => Some(k),
         _ => None,
     };
-    (mix, only_op)
+    (kinds, only_kind)
 }
 
 impl Request {

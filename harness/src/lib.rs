@@ -30,4 +30,5 @@ pub mod stats;
 pub mod sweep;
 pub mod trace;
 pub mod workload;
+pub mod ziggurat;
 pub mod zipf;

@@ -162,6 +162,21 @@ impl Permutation {
         (pos * self.mul + 12_345) % self.n
     }
 
+    /// The objects at positions `0, 1, …, n − 1` in order, by additions
+    /// instead of a division each.
+    pub fn objects(&self) -> impl Iterator<Item = u64> {
+        let (n, mul) = (self.n, self.mul);
+        std::iter::successors(Some(12_345 % n), move |&obj| Some(wrap(obj + mul, n)))
+            .take(n as usize)
+    }
+
+    /// `position(obj + 1 mod n)` given `pos = position(obj)`: positions are
+    /// linear in the object, `(obj − 12345) · inv mod n`.
+    #[inline]
+    pub fn next_position(&self, pos: u64) -> u64 {
+        wrap(pos + self.inv, self.n)
+    }
+
     /// The position of object `obj < n` (inverse of [`Self::object`]).
     #[inline]
     pub fn position(&self, obj: u64) -> u64 {
@@ -227,6 +242,11 @@ mod tests {
                 assert!(!seen[obj as usize], "n {n}: {obj} twice");
                 seen[obj as usize] = true;
                 assert_eq!(p.position(obj), pos, "n {n}");
+            }
+            assert!(p.objects().eq((0..n).map(|pos| p.object(pos))), "n {n}");
+            for obj in 0..n {
+                let next = p.position((obj + 1) % n);
+                assert_eq!(p.next_position(p.position(obj)), next, "n {n}");
             }
         }
     }

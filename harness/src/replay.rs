@@ -132,7 +132,8 @@ struct PrefixIndex {
 /// The keys recorded for one prefix. A record is a push; duplicates are
 /// removed (sort and dedup) whenever the log reaches twice its length after
 /// the previous pass, so it holds at most twice the distinct keys plus
-/// [`KeyLog::MIN_PASS`], and by a drain.
+/// [`KeyLog::MIN_PASS`]. A drain may hand over duplicates: removing a key
+/// twice removes it once.
 #[derive(Default)]
 struct KeyLog {
     keys: Vec<u64>,
@@ -147,19 +148,14 @@ impl KeyLog {
     fn record(&mut self, key: u64) {
         self.keys.push(key);
         if self.keys.len() >= self.next_pass.max(Self::MIN_PASS) {
-            self.dedup();
+            self.keys.sort_unstable();
+            self.keys.dedup();
             self.next_pass = 2 * self.keys.len();
         }
     }
 
-    fn dedup(&mut self) {
-        self.keys.sort_unstable();
-        self.keys.dedup();
-    }
-
-    /// Moves the distinct keys, in ascending order, to `out`.
+    /// Moves the recorded keys to `out`, keeping the log's capacity.
     fn drain_into(&mut self, out: &mut Vec<u64>) {
-        self.dedup();
         out.append(&mut self.keys);
         self.next_pass = 0;
     }
@@ -225,7 +221,10 @@ pub fn resolve_invalidations(trace: &[Request]) -> HashMap<usize, Vec<u64>> {
             Op::Invalidate => {
                 found.clear();
                 index.invalidate(r.key, &mut found);
-                out.insert(i, std::mem::take(&mut found.keys));
+                let mut keys = std::mem::take(&mut found.keys);
+                keys.sort_unstable();
+                keys.dedup();
+                out.insert(i, keys);
             }
             Op::Get | Op::List | Op::Put => index.record(r.key),
             _ => {}

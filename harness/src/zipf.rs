@@ -18,7 +18,7 @@ struct Bucket {
 /// Alias-table Zipf sampler: `P(rank = r) ∝ (r + 1)^-alpha`.
 #[derive(Clone, Debug)]
 pub struct Zipf {
-    table: Vec<Bucket>,
+    alias: Discrete,
     alpha: f64,
     /// 1 / Σ (r + 1)^-alpha.
     norm: f64,
@@ -37,9 +37,8 @@ impl Zipf {
         let n = n.max(1);
         let weights: Vec<f64> = (0..n).map(|r| ((r + 1) as f64).powf(-alpha)).collect();
         let total: f64 = weights.iter().sum();
-        let scaled: Vec<f64> = weights.iter().map(|w| w / total * n as f64).collect();
         Zipf {
-            table: vose(scaled),
+            alias: Discrete::new(weights),
             alpha,
             norm: 1.0 / total,
         }
@@ -47,7 +46,7 @@ impl Zipf {
 
     /// Number of ranks.
     pub fn len(&self) -> u32 {
-        self.table.len() as u32
+        self.alias.len()
     }
 
     /// Always false: a sampler has at least one rank.
@@ -60,7 +59,58 @@ impl Zipf {
         ((r + 1) as f64).powf(-self.alpha) * self.norm
     }
 
-    /// Maps 64 uniform random bits to a rank.
+    /// Maps 64 uniform random bits to a rank (see [`Discrete::sample`]).
+    #[inline]
+    pub fn sample(&self, bits: u64) -> u32 {
+        self.alias.sample(bits)
+    }
+
+    /// Brings in the bucket [`Self::sample`] will read for `bits`.
+    #[inline]
+    pub fn prefetch(&self, bits: u64) {
+        self.alias.prefetch(bits)
+    }
+}
+
+/// Alias-table sampler of any distribution over `0..n` given by weights.
+#[derive(Clone, Debug)]
+pub struct Discrete {
+    table: Vec<Bucket>,
+}
+
+impl Discrete {
+    /// A sampler with `P(i) ∝ weights[i]` (non-negative, not all zero; an
+    /// empty list samples 0).
+    ///
+    /// ```
+    /// use clockwheel_harness::zipf::Discrete;
+    /// let d = Discrete::new(vec![0.0, 1.0, 0.0]);
+    /// assert_eq!(d.sample(0), 1);
+    /// assert_eq!(d.sample(u64::MAX), 1);
+    /// ```
+    pub fn new(mut weights: Vec<f64>) -> Self {
+        if weights.is_empty() {
+            weights.push(1.0);
+        }
+        let n = weights.len() as f64;
+        let total: f64 = weights.iter().sum::<f64>().max(f64::MIN_POSITIVE);
+        weights.iter_mut().for_each(|w| *w *= n / total);
+        Discrete {
+            table: vose(weights),
+        }
+    }
+
+    /// Number of outcomes.
+    pub fn len(&self) -> u32 {
+        self.table.len() as u32
+    }
+
+    /// Always false: a sampler has at least one outcome.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
+    /// Maps 64 uniform random bits to an outcome.
     ///
     /// The 128-bit product `bits × n` splits into the bucket (high 64 bits,
     /// uniform on `0..n`) and a fraction (low 64 bits, uniform, independent
@@ -70,11 +120,11 @@ impl Zipf {
     pub fn sample(&self, bits: u64) -> u32 {
         let (i, frac) = self.bucket(bits);
         let b = self.table[i];
-        if frac < b.threshold {
-            i as u32
-        } else {
-            b.alias
-        }
+        // Keep-or-alias is a coin flip for most buckets: select with a mask,
+        // not a branch the CPU would mispredict (the black box keeps the
+        // compiler from turning the mask back into a branch).
+        let keep = std::hint::black_box(((frac < b.threshold) as u32).wrapping_neg());
+        (i as u32 & keep) | (b.alias & !keep)
     }
 
     /// Brings in the bucket [`Self::sample`] will read for `bits`.
@@ -148,7 +198,7 @@ mod tests {
         for (n, alpha) in [(1u32, 0.9), (7, 0.0), (500, 0.9), (2000, 1.3)] {
             let z = Zipf::new(n, alpha);
             let mut mass = vec![0.0f64; n as usize];
-            for (i, b) in z.table.iter().enumerate() {
+            for (i, b) in z.alias.table.iter().enumerate() {
                 let keep = if b.alias as usize == i {
                     1.0
                 } else {
