@@ -4,9 +4,9 @@
 //! # Design
 //! - **Reads** compare the entry's deadline with the clock (only when the entry has a
 //!   deadline), so they never return an expired entry, and never wait for the wheel.
-//! - **Scheduling** is a lock-free push of the new node onto its shard's *inbox* (a
-//!   [`SegmentedQueue`] of node pointers: one claimed slot, no allocation per timer), so
-//!   writers never wait either.
+//! - **Scheduling** never waits either: the writer places the timer in the wheel itself
+//!   if the wheel's `busy` try-flag is free, else pushes the node onto its shard's
+//!   *inbox* (a [`SegmentedQueue`] of node pointers: one claimed slot, no allocation).
 //! - **The wheel** ([`TimingWheel`], Varghese & Lauck, SOSP 1987) is single-threaded. A
 //!   thread that wins the shard's `busy` try-flag drains the inbox into it and advances it
 //!   to the current tick; a thread that loses simply goes on (somebody is doing the work).
@@ -220,10 +220,33 @@ impl<K, V> ShardTimers<K, V> {
         }
     }
 
-    /// Hands the timer reference of a freshly linked timed node to the shard. Lock-free.
+    /// Takes the `busy` try-flag, which grants exclusive access to the wheel until the
+    /// returned guard drops; `None` if another thread holds it (never waits).
+    fn own_wheel(&self) -> Option<BusyGuard<'_>> {
+        self.busy
+            .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .ok()
+            .map(|_| BusyGuard(&self.busy))
+    }
+
+    /// Hands the timer reference of a freshly linked timed node to the shard. Lock-free:
+    /// straight into the wheel if its `busy` flag is free (the node is still in this
+    /// thread's cache, and no drain has to touch it again later), else onto the inbox.
     pub(crate) fn schedule(&self, node: Shared<'_, Node<K, V>>, guard: &Guard) {
         self.pending.fetch_add(1, Ordering::Relaxed);
-        self.inbox.push(node, guard);
+        let Some(_busy) = self.own_wheel() else {
+            self.inbox.push(node, guard);
+            return;
+        };
+        // SAFETY: the caller linked `node` under `guard` and hands us its timer reference.
+        let tick = tick_at_or_after(unsafe { node.deref() }.deadline());
+        // SAFETY: we hold `busy`, which grants exclusive access to the wheel.
+        unsafe {
+            self.wheel
+                .with_mut(|wheel| wheel.schedule(TimerRef(node.as_raw()), tick))
+        };
+        // Keeps `next_tick` a lower bound; only holders of `busy` store to it.
+        self.next_tick.fetch_min(tick, Ordering::Relaxed);
     }
 
     /// A timed node was killed by someone other than the wheel.
@@ -249,14 +272,7 @@ impl<K, V> ShardTimers<K, V> {
         now: u64,
         guard: &'g Guard,
     ) -> Option<Vec<Shared<'g, Node<K, V>>>> {
-        if self
-            .busy
-            .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
-            .is_err()
-        {
-            return None;
-        }
-        let _busy = BusyGuard(&self.busy);
+        let _busy = self.own_wheel()?;
         let mut expired = Vec::new();
         // SAFETY: we hold `busy`, which grants exclusive access to the wheel.
         unsafe {
@@ -355,14 +371,9 @@ impl<K, V> ShardTimers<K, V> {
         guard: &Guard,
         mut f: impl FnMut(TimerRef<K, V>),
     ) -> Result<(), String> {
-        if self
-            .busy
-            .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
-            .is_err()
-        {
+        let Some(_busy) = self.own_wheel() else {
             return Err("another thread owns the wheel".into());
-        }
-        let _busy = BusyGuard(&self.busy);
+        };
         self.inbox.for_each(guard, |ptr| f(TimerRef(ptr.as_raw())));
         // SAFETY: we hold `busy`, which grants exclusive access to the wheel.
         unsafe {

@@ -358,7 +358,8 @@ fn remove_a_while_inserting_b() -> (Arc<Run>, u64, u64, Option<u64>) {
 // ---------------------------------------------------------------- TTL (issue 3)
 
 /// A one-shard cache whose entries live [`TTL`], holding A, already past its deadline.
-/// With `drained`, A's timer has moved from the shard's inbox into the wheel.
+/// A's timer went straight into the wheel (nobody else owned it); with `drained`, the
+/// wheel has also been advanced once since.
 fn expired_a(drained: bool) -> (Arc<Run>, u64) {
     let run = Run::with(2, |b| b.default_ttl(TTL));
     let (a, _) = run.insert(A);
@@ -369,7 +370,7 @@ fn expired_a(drained: bool) -> (Arc<Run>, u64) {
     (run, a)
 }
 
-/// The wheel expiring A (timer still in the inbox: drain, schedule, fire) races a
+/// The wheel expiring A (its first advance since A's timer was scheduled) races a
 /// remove of A. Exactly one of them kills A, and the listener and statistics agree.
 #[test]
 fn ttl_expire_vs_remove() {
@@ -443,9 +444,10 @@ fn ttl_two_expirers() {
     });
 }
 
-/// Scheduling (a push onto the shard's lock-free inbox) races the wheel's owner taking
-/// the whole inbox (`swap`). B's timer must land in the inbox or the wheel, never be
-/// lost: once time passes B's deadline, the wheel expires it.
+/// Scheduling races the wheel's owner: B's timer goes straight into the wheel when its
+/// `busy` flag is free, else onto the shard's lock-free inbox, which the owner drains.
+/// It must land in one of them, never be lost: once time passes B's deadline, the wheel
+/// expires it.
 #[test]
 fn ttl_schedule_vs_drain() {
     model("ttl_schedule_vs_drain", || {

@@ -331,58 +331,68 @@ fn untimed(key: u8) -> Op {
     Op::Insert { key, weight: 1 }
 }
 
-/// The write gate opens on the wheel's *lower bound* of its next deadline (the start of
-/// a level-1 slot here), so a write at tick 64 advances the wheel although nothing fires
-/// before tick 100; a zero-TTL insert later in that same tick is then not reclaimed by
-/// its own write. The exact model has to mirror the bound (`support/timers.rs`).
+/// The write gate opens on the wheel's *lower bound* of its next deadline. A timer lowers
+/// the gate to its own tick when it is scheduled; an advance then resets the gate to the
+/// wheel's bound, the start of the slot holding the earliest timer (a level-1 slot
+/// starting at tick 64 here), so a write at tick 64 advances the wheel although nothing
+/// fires before tick 100, and a zero-TTL insert later in that same tick is not reclaimed
+/// by its own write. The exact model has to mirror the bound (`support/timers.rs`).
 #[test]
 fn write_gate_uses_the_wheels_lower_bound() {
     let mut exact = Exact::new(single(8, false, 8));
     let ops = [
-        timed(0, 100),
+        timed(0, 100), // the gate: tick 100
         Op::Advance(TICK),
-        untimed(1), // drains key 0's timer into level 1, slot 1 (starts at tick 64)
+        timed(5, 0), // tick 1: the gate drops to 1, this write advances; key 5 expires
         Op::Advance(63 * TICK),
-        untimed(2),  // tick 64 >= the bound: the wheel advances, nothing fires
+        untimed(2),  // tick 64 >= the bound (slot start 64): advances, nothing fires
         timed(3, 0), // due now, but this tick was already advanced to
     ];
     run(&mut exact, &ops);
+    assert_eq!(exact.cache().stats().expirations, 1, "key 5 only");
     assert_eq!(
         exact.cache().len(),
-        4,
-        "the zero-TTL entry waits for the next tick"
+        3,
+        "the zero-TTL entry of tick 64 waits for the next tick"
     );
     run(&mut exact, &[Op::AlignTick(0), untimed(4)]);
     assert_eq!(
         exact.cache().stats().expirations,
-        1,
+        2,
         "reclaimed one tick later"
     );
 }
 
 /// Dead timers beyond the live ones plus 64 are compacted out of the wheel, which raises
-/// its lower bound: the write at tick 101 then finds the gate closed and the zero-TTL
-/// insert that follows is reclaimed by its own write. Without compaction the dead timer
-/// at tick 101 would open the gate and the zero-TTL entry would stay.
+/// its lower bound: 70 replacements leave dead timers at ticks 101..=169 and a live one
+/// at 170; the write at tick 101 fires one and compacts the rest away, so the bound moves
+/// to 128 (the slot of tick 170), the write at tick 102 finds the gate closed, and the
+/// zero-TTL insert that follows is reclaimed by its own write. Without compaction the
+/// dead timer at tick 102 would open the gate for the first write of tick 102, and the
+/// zero-TTL entry would stay.
 #[test]
 fn timer_compaction_moves_the_write_gate() {
     let mut exact = Exact::new(single(8, false, 8));
     for _ in 0..70 {
-        // Each replacement leaves the previous timer dead in the wheel (ticks 101..=170).
+        // Each replacement leaves the previous timer dead in the wheel.
         run(&mut exact, &[Op::Advance(TICK), timed(0, 100)]);
     }
-    run(
-        &mut exact,
-        &[Op::Advance(31 * TICK), untimed(1), timed(2, 0)],
-    );
+    let ops = [
+        Op::Advance(31 * TICK),
+        untimed(1), // tick 101: fires the dead timer of 101, compacts 102..=169 away
+        Op::Advance(TICK),
+        untimed(2),  // tick 102: the gate (128) is shut
+        timed(3, 0), // its own tick opens the gate: reclaimed by its own write
+    ];
+    run(&mut exact, &ops);
     assert_eq!(exact.cache().stats().expirations, 1);
-    assert_eq!(exact.cache().len(), 2, "keys 0 and 1 remain");
+    assert_eq!(exact.cache().len(), 3, "keys 0, 1 and 2 remain");
 }
 
 /// Time-to-idle is sliding expiration: an entry starts with `min(ttl, tti)` (here 10
 /// ticks of a 1000-tick TTL), each hit moves its deadline to `now + tti` only if that is
-/// later, and a read never shortens it. The timer drained at the first deadline fires
-/// there, finds the deadline moved and reschedules it.
+/// later, and a read never shortens it. The timer, scheduled at the first deadline,
+/// fires there, finds the deadline moved and reschedules it.
 #[test]
 fn time_to_idle_reads_never_shorten_the_deadline() {
     let mut cfg = single(8, false, 8);
@@ -392,7 +402,7 @@ fn time_to_idle_reads_never_shorten_the_deadline() {
         timed(0, 1000), // deadline: tick 10, not 1000
         Op::Get(0),     // tick 0: now + tti is not later, nothing moves
         Op::Advance(TICK),
-        untimed(1), // drains key 0's timer at tick 10
+        untimed(1), // tick 1: the gate stays shut (the timer sits at tick 10)
         Op::Advance(5 * TICK),
         Op::Get(0), // tick 6: the deadline moves to tick 16
         Op::Advance(5 * TICK),
@@ -430,7 +440,7 @@ fn expired_entries_are_never_seen_live() {
     let stats = exact.cache().stats();
     assert_eq!((stats.removals, stats.replacements), (0, 0));
     assert_eq!((stats.expirations, stats.insertions), (2, 4));
-    // This write's tick was already advanced to: the timer waits in the inbox.
+    // This write's tick was already advanced to: the timer waits in the wheel.
     run(&mut exact, &[timed(2, 1), Op::Advance(TICK)]);
     let mut asked = Vec::new();
     let removed = exact.cache().retain(|k, _| {
@@ -463,28 +473,33 @@ fn expired_victim_of_the_hand_counts_as_expired() {
     assert_eq!((stats.expirations, stats.evictions), (1, 1), "{stats:?}");
 }
 
-/// A timer takes the entry's deadline when the wheel's owner drains it from the inbox,
-/// not when it was scheduled: a time-to-idle read before the drain counts. That shows in
-/// the write gate: the timer sits at tick 15, not 10, so the write at tick 10 does not
-/// advance the wheel, and the zero-TTL insert after it is reclaimed by its own write.
+/// A timer takes the entry's deadline when it is scheduled, at the insert; a
+/// time-to-idle read that moves the deadline later does not move the timer, which fires
+/// at the old deadline, finds the new one and reschedules itself. That shows in the write
+/// gate: the timer sits at tick 10, so the write at tick 10 advances the wheel (and
+/// reschedules the timer at tick 15), and the zero-TTL insert after it, in the same tick,
+/// waits for the next tick's write.
 #[test]
-fn timer_takes_the_deadline_at_drain_time() {
+fn timer_takes_the_deadline_at_schedule_time() {
     let mut cfg = single(8, false, 8);
     cfg.time_to_idle = Some(10 * TICK);
     let mut exact = Exact::new(cfg);
     let ops = [
-        timed(0, 1000), // tick 0: deadline tick 10; the gate stays shut, the timer waits
+        timed(0, 1000), // tick 0: deadline tick 10, and so is the timer
         Op::Advance(5 * TICK),
-        Op::Get(0), // deadline moves to tick 15
+        Op::Get(0), // the deadline moves to tick 15; the timer stays at 10
         Op::Advance(TICK),
-        untimed(1), // tick 6: drains the timer at tick 15
+        untimed(1), // tick 6: the gate (10) is shut
         Op::Advance(4 * TICK),
-        untimed(2),  // tick 10: the gate stays shut (next tick 15, inbox empty)
-        timed(3, 0), // its timer opens the gate: reclaimed by its own write
+        untimed(2),  // tick 10: advances; the timer fires and moves to tick 15
+        timed(3, 0), // this tick was already advanced to: it waits
     ];
     run(&mut exact, &ops);
-    assert_eq!(exact.cache().len(), 3, "the zero-TTL entry is gone");
-    assert_eq!(exact.cache().stats().expirations, 1);
+    assert_eq!(exact.cache().len(), 4, "the zero-TTL entry waits");
+    assert_eq!(exact.cache().stats().expirations, 0);
+    run(&mut exact, &[Op::Advance(TICK), untimed(4)]);
+    assert_eq!(exact.cache().stats().expirations, 1, "tick 11 reclaims it");
+    assert!(exact.cache().contains_key("k0"), "k0 lives until tick 15");
 }
 
 /// `peek` is documented to count neither a hit nor a miss (`Cache::peek`, and

@@ -387,7 +387,7 @@ where
             }
         };
         if deadline != NEVER {
-            self.timers[shard].schedule(id, key.clone());
+            self.timers[shard].schedule(id, key.clone(), deadline);
         }
         // The engine runs the hand again after linking (for concurrent overshoot); a
         // single thread is already within capacity, so this evicts nothing.

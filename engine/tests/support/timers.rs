@@ -1,24 +1,25 @@
-//! The model of one shard's expiry timers (`ShardTimers` in `engine/src/expiry.rs`): an
-//! inbox of freshly scheduled timers in front of a wheel of `(timer, tick)` pairs, plus
-//! the two gates that decide when a *write* bothers to advance the wheel.
+//! The model of one shard's expiry timers (`ShardTimers` in `engine/src/expiry.rs`): a
+//! wheel of `(timer, tick)` pairs, plus the two gates that decide when a *write* bothers
+//! to advance the wheel. (The engine's inbox only takes timers while another thread owns
+//! the wheel; the exact model is single-threaded, so its timers go straight to the wheel.)
 //!
 //! Reads never use this: they compare deadlines exactly (see `model.rs`). The timers only
 //! decide which expired entries nobody read are reclaimed, and when; that is observable
 //! (listener, statistics, `len`), so the exact model must predict it to the operation.
 //!
 //! What the engine does, and this model with it (`t` is a tick, `now >> TICK_SHIFT`):
-//! - A write that links a timed node pushes its timer onto the inbox.
+//! - A write that links a timed node schedules its timer in the wheel at tick
+//!   `ceil(deadline / 2^20)` of its deadline at that moment, and lowers `next_tick` to
+//!   that tick if it is earlier.
 //! - `expire(now)` (on a write when [`ShardTimers::due`], or always on
-//!   `run_pending_tasks`) drains the inbox into the wheel at tick
-//!   `ceil(deadline / 2^20)` of the deadline *at drain time* (time-to-idle may have moved
-//!   it since the insert), dropping timers whose node is dead; then fires every timer of
-//!   tick `<= t`: a dead node's timer is dropped, a node whose deadline moved past `now`
-//!   is rescheduled at its new deadline's tick, any other node expires. Then, if dead
-//!   timers outnumber live ones by more than 64, they are compacted away. Last, it
-//!   records `t` as the last tick and the wheel's `next_deadline()` as the next tick.
+//!   `run_pending_tasks`) fires every timer of tick `<= t`: a dead node's timer is
+//!   dropped, a node whose deadline moved past `now` (time-to-idle) is rescheduled at its
+//!   new deadline's tick, any other node expires. Then, if dead timers outnumber live
+//!   ones by more than 64, they are compacted away. Last, it records `t` as the last tick
+//!   and the wheel's `next_deadline()` as the next tick.
 //! - A write advances its shard's wheel and then its neighbour's, each only if
-//!   `pending != 0 && t > last_tick && (t >= next_tick || inbox non-empty)`, and only if
-//!   one of the two shards holds a timer at all.
+//!   `pending != 0 && t > last_tick && t >= next_tick`, and only if one of the two shards
+//!   holds a timer at all.
 //!
 //! `next_tick` is the wheel's *lower bound* on its next deadline, not the exact minimum:
 //! for a timer at a level above 0 it is the start of that timer's slot. The gate
@@ -64,7 +65,6 @@ pub fn wheel_lower_bound(elapsed: u64, ticks: impl Iterator<Item = u64>) -> u64 
 /// One shard's timers. `K` identifies the node's key; a timer `(id, key)` belongs to a
 /// live node iff the model's entry for `key` still has node id `id`.
 pub struct ShardTimers<K> {
-    inbox: Vec<(u64, K)>,
     wheel: Vec<(u64, K, u64)>,
     last_tick: u64,
     next_tick: u64,
@@ -73,7 +73,6 @@ pub struct ShardTimers<K> {
 impl<K> Default for ShardTimers<K> {
     fn default() -> Self {
         ShardTimers {
-            inbox: Vec::new(),
             wheel: Vec::new(),
             last_tick: 0,
             next_tick: u64::MAX,
@@ -84,31 +83,26 @@ impl<K> Default for ShardTimers<K> {
 impl<K> ShardTimers<K> {
     /// Timers held, live or dead (the engine's `pending`).
     pub fn pending(&self) -> usize {
-        self.inbox.len() + self.wheel.len()
+        self.wheel.len()
     }
 
-    /// A write just linked timed node `id` of `key`.
-    pub fn schedule(&mut self, id: u64, key: K) {
-        self.inbox.push((id, key));
+    /// A write just linked timed node `id` of `key`, expiring at `deadline`.
+    pub fn schedule(&mut self, id: u64, key: K, deadline: u64) {
+        let tick = tick_at_or_after(deadline);
+        self.wheel.push((id, key, tick));
+        self.next_tick = self.next_tick.min(tick);
     }
 
     /// The engine's `ShardTimers::due`: would a write at `now` advance this wheel?
     pub fn due(&self, now: u64) -> bool {
         let tick = now >> TICK_SHIFT;
-        self.pending() != 0
-            && tick > self.last_tick
-            && (tick >= self.next_tick || !self.inbox.is_empty())
+        self.pending() != 0 && tick > self.last_tick && tick >= self.next_tick
     }
 
-    /// Drains the inbox and advances the wheel to `now`; returns the keys whose nodes
-    /// expire. `deadline_of(id, key)` is the current deadline of node `id` if it is live.
+    /// Advances the wheel to `now`; returns the keys whose nodes expire.
+    /// `deadline_of(id, key)` is the current deadline of node `id` if it is live.
     pub fn expire(&mut self, now: u64, deadline_of: impl Fn(u64, &K) -> Option<u64>) -> Vec<K> {
         let tick = now >> TICK_SHIFT;
-        for (id, key) in std::mem::take(&mut self.inbox) {
-            if let Some(deadline) = deadline_of(id, &key) {
-                self.wheel.push((id, key, tick_at_or_after(deadline)));
-            }
-        }
         let mut expired = Vec::new();
         let mut kept = Vec::new();
         for (id, key, at) in std::mem::take(&mut self.wheel) {
