@@ -281,3 +281,87 @@ fn belady_bytes_bypass_evicts_nothing() {
     assert_eq!(r.ops[0].hits, 2);
     assert_eq!(r.counters.evictions, 0);
 }
+
+/// The list disciplines against a plain vector model on a random trace of
+/// lookups, fills, updates with new sizes and deletes, by bytes: same hits
+/// and the same keys in the same order after every request.
+#[test]
+fn lru_and_fifo_match_a_vector_model() {
+    for mode in [ListMode::Lru, ListMode::Fifo] {
+        let limit = 100u64;
+        let mut c = ListCache::new(mode, Capacity::Bytes(limit));
+        // Oldest first: (key, weight).
+        let mut model: Vec<(u64, u64)> = Vec::new();
+        let mut x = 12_345u64;
+        for step in 0..20_000 {
+            x = x
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            let (key, size) = ((x >> 33) % 40, ((x >> 13) % 110 + 1) as u32);
+            let req = Request::get(0, key, size);
+            let pos = model.iter().position(|e| e.0 == key);
+            match (x >> 60) % 4 {
+                0 => {
+                    assert_eq!(c.remove(key), pos.is_some(), "step {step}");
+                    if let Some(p) = pos {
+                        model.remove(p);
+                    }
+                }
+                1 => {
+                    // An update (or fill) with a new size.
+                    c.insert(&req);
+                    model_insert(&mut model, mode, pos, key, size as u64, limit);
+                }
+                _ => {
+                    assert_eq!(c.get(&req), pos.is_some(), "step {step}");
+                    match pos {
+                        Some(p) if mode == ListMode::Lru => {
+                            let e = model.remove(p);
+                            model.push(e);
+                        }
+                        Some(_) => {}
+                        None => {
+                            c.insert(&req);
+                            model_insert(&mut model, mode, None, key, size as u64, limit);
+                        }
+                    }
+                }
+            }
+            let keys: Vec<u64> = model.iter().map(|e| e.0).collect();
+            assert_eq!(c.keys_in_order(), keys, "{mode:?} step {step}");
+            assert_eq!(c.weighted_size(), model.iter().map(|e| e.1).sum::<u64>());
+        }
+    }
+}
+
+/// The model's insert: an object larger than the cache is refused (and an
+/// older version dropped); else update in place (LRU moves it to the newest
+/// end) or append, then drop the oldest until the weights fit.
+fn model_insert(
+    model: &mut Vec<(u64, u64)>,
+    mode: ListMode,
+    pos: Option<usize>,
+    key: u64,
+    w: u64,
+    limit: u64,
+) {
+    if w > limit {
+        if let Some(p) = pos {
+            model.remove(p);
+        }
+        return;
+    }
+    match pos {
+        Some(p) => {
+            model[p].1 = w;
+            if mode == ListMode::Lru {
+                let e = model.remove(p);
+                model.push(e);
+            }
+        }
+        None => model.push((key, w)),
+    }
+    while model.iter().map(|e| e.1).sum::<u64>() > limit {
+        model.remove(0);
+    }
+}

@@ -11,6 +11,7 @@
 //! Entries expire lazily: a lookup at or after the deadline is a miss and
 //! removes the entry.
 
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 
 use super::{CacheSim, Capacity, IdBuildHasher, SimCounters};
@@ -37,6 +38,18 @@ struct Node {
     next: u32,
     weight: u32,
     referenced: bool,
+}
+
+/// An unlinked node for `req` with weight `w` and the reference bit clear.
+fn new_node(req: &Request, w: u32) -> Node {
+    Node {
+        key: req.key,
+        deadline: req.deadline(),
+        prev: NIL,
+        next: NIL,
+        weight: w,
+        referenced: false,
+    }
 }
 
 /// A list-ordered cache simulator.
@@ -76,7 +89,15 @@ impl ListCache {
         ListCache {
             name,
             mode,
-            map: HashMap::default(),
+            // Entry capacities are known: size the map once, no rehashing.
+            map: HashMap::with_capacity_and_hasher(
+                if by_bytes {
+                    0
+                } else {
+                    limit.min(1 << 24) as usize
+                },
+                Default::default(),
+            ),
             nodes: vec![Node::default()],
             free: Vec::new(),
             limit,
@@ -159,6 +180,21 @@ impl ListCache {
         }
     }
 
+    /// CLOCK's insert: evict first, so entries given a second chance go
+    /// back in before the new one.
+    fn insert_clock(&mut self, req: &Request, w: u32) {
+        if let Some(&i) = self.map.get(&req.key) {
+            return self.update(i, req, w);
+        }
+        while self.used + w as u64 > self.limit {
+            self.evict_one();
+        }
+        let i = self.alloc(new_node(req, w));
+        self.push_tail(i);
+        self.map.insert(req.key, i);
+        self.used += w as u64;
+    }
+
     /// Evicts one entry according to the discipline.
     fn evict_one(&mut self) {
         loop {
@@ -221,27 +257,36 @@ impl CacheSim for ListCache {
 
     fn insert(&mut self, req: &Request) {
         let w = self.weight(req);
-        if let Some(&i) = self.map.get(&req.key) {
-            return self.update(i, req, w);
-        }
         if w as u64 > self.limit {
-            self.counters.rejected += 1;
+            if let Some(&i) = self.map.get(&req.key) {
+                self.remove_index(i);
+            } else {
+                self.counters.rejected += 1;
+            }
             return;
         }
-        while self.used + w as u64 > self.limit {
+        if self.mode == ListMode::Clock {
+            return self.insert_clock(req, w);
+        }
+        // LRU and FIFO: one hash lookup finds or places the key. The new
+        // entry goes to the tail before the head is evicted, which leaves the
+        // same list as evicting first: it is never the one evicted, as its
+        // weight alone fits.
+        let slot = self.alloc(Node::default());
+        match self.map.entry(req.key) {
+            Entry::Occupied(e) => {
+                let i = *e.get();
+                self.free.push(slot);
+                return self.update(i, req, w);
+            }
+            Entry::Vacant(e) => e.insert(slot),
+        };
+        self.nodes[slot as usize] = new_node(req, w);
+        self.push_tail(slot);
+        self.used += w as u64;
+        while self.used > self.limit {
             self.evict_one();
         }
-        let i = self.alloc(Node {
-            key: req.key,
-            deadline: req.deadline(),
-            prev: NIL,
-            next: NIL,
-            weight: w,
-            referenced: false,
-        });
-        self.push_tail(i);
-        self.map.insert(req.key, i);
-        self.used += w as u64;
     }
 
     fn remove(&mut self, key: u64) -> bool {
