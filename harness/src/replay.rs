@@ -250,20 +250,21 @@ fn apply_batch(
         let st = &mut res.ops[r.op as usize];
         st.count += 1;
         match r.op {
-            Op::Get | Op::List | Op::Head | Op::Copy => {
-                st.bytes += r.size as u64;
-                if sim.get(r) {
-                    st.hits += 1;
-                    st.hit_bytes += r.size as u64;
-                } else if matches!(r.op, Op::Get | Op::List) {
-                    sim.insert(r);
-                }
+            // LIST apart from GET: whether the key is recorded (a list or
+            // count key) is then predictable per arm.
+            Op::Get => {
+                lookup(sim, r, st, true);
                 if let Some(ix) = index.as_deref_mut() {
-                    if r.op != Op::Head && r.op != Op::Copy {
-                        ix.record(r.key);
-                    }
+                    ix.record(r.key);
                 }
             }
+            Op::List => {
+                lookup(sim, r, st, true);
+                if let Some(ix) = index.as_deref_mut() {
+                    ix.record(r.key);
+                }
+            }
+            Op::Head | Op::Copy => lookup(sim, r, st, false),
             Op::Put => {
                 sim.insert(r);
                 if let Some(ix) = index.as_deref_mut() {
@@ -282,6 +283,18 @@ fn apply_batch(
                 (done, start) = (done + 1, end);
             }
         }
+    }
+}
+
+/// A lookup counted in `st`; a miss is filled if `fill` (cache-aside).
+#[inline(always)]
+fn lookup(sim: &mut dyn CacheSim, r: &Request, st: &mut OpStats, fill: bool) {
+    st.bytes += r.size as u64;
+    if sim.get(r) {
+        st.hits += 1;
+        st.hit_bytes += r.size as u64;
+    } else if fill {
+        sim.insert(r);
     }
 }
 
