@@ -103,10 +103,13 @@ impl Lookahead {
                 prefetch(table, wrap(r as u64 + shift, n) as usize);
             }
         }
+        // The generator in a local keeps its state in registers.
+        let mut rng = self.rng.clone();
         for bits in &mut self.bits {
-            *bits = self.rng.next_u64();
+            *bits = rng.next_u64();
             zipf.prefetch(*bits);
         }
+        self.rng = rng;
         self.next = 0;
     }
 }
