@@ -196,6 +196,13 @@ impl Generator {
 
     /// Whether the workload can produce INVALIDATE requests (model PUTs or
     /// DELETEs with some model documents in the population).
+    ///
+    /// ```
+    /// use clockwheel_harness::{generator::Generator, workload::WorkloadParams};
+    /// let g = |name| Generator::new(WorkloadParams::preset(name).unwrap());
+    /// assert!(g("s3-app").may_invalidate());
+    /// assert!(!g("zipf").may_invalidate()); // GETs only
+    /// ```
     pub fn may_invalidate(&self) -> bool {
         // Some draw lands between the HEAD and the DELETE thresholds.
         self.p.upload_share < 1.0 && self.kinds[2] < self.kinds[4]

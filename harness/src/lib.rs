@@ -1,7 +1,9 @@
 //! `clockwheel-harness`: synthetic S3 access traces, real trace formats,
 //! and replay against Clockwheel, reference policies and peer crates.
 //!
-//! - [`generator`] and [`workload`]: the deterministic synthetic workload model.
+//! - [`generator`] and [`workload`]: the deterministic synthetic workload model
+//!   ([`zipf`] and [`ziggurat`] samplers; `popularity`, private, lays out the
+//!   generator's per-position tables).
 //! - [`formats`]: libCacheSim oracleGeneral, IBM COS text and CSV, streaming.
 //! - [`policy`]: the [`policy::CacheSim`] interface, exact LRU/FIFO/CLOCK,
 //!   Belady, no-op, the Clockwheel adapter and the peers.
@@ -20,7 +22,7 @@ pub mod origin;
 pub mod overrides;
 pub mod plot;
 pub mod policy;
-pub mod popularity;
+mod popularity;
 pub mod replay;
 pub mod report;
 pub mod rng;

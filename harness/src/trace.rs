@@ -164,6 +164,12 @@ pub fn key_prefix(key: u64) -> u16 {
 }
 
 /// The key with 16-bit `prefix` (see [`key_prefix`]) and object `index`.
+///
+/// ```
+/// use clockwheel_harness::trace::{key_prefix, key_with_prefix, make_key, KeyClass};
+/// let key = make_key(KeyClass::Model, 3, 77);
+/// assert_eq!(key_with_prefix(key_prefix(key), 77), key);
+/// ```
 #[inline]
 pub fn key_with_prefix(prefix: u16, index: u64) -> u64 {
     ((prefix as u64) << INDEX_BITS) | (index & INDEX_MASK)
