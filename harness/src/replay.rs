@@ -17,7 +17,7 @@ use serde::Serialize;
 use crate::error::TraceError;
 use crate::policy::{CacheSim, Capacity, IdBuildHasher, SimCounters};
 use crate::source::RequestSource;
-use crate::trace::{key_class, key_prefix, KeyClass, Op, Request};
+use crate::trace::{key_prefix, KeyClass, Op, Request};
 
 /// Requests per batch handed to each policy in turn.
 pub const BATCH: usize = 4096;
@@ -129,14 +129,16 @@ struct PrefixIndex {
     logs: Vec<KeyLog>,
 }
 
-/// The keys recorded for one prefix. A record is a push; duplicates are
-/// removed (sort and dedup) whenever the log reaches twice its length after
-/// the previous pass, so it holds at most twice the distinct keys plus
-/// [`KeyLog::MIN_PASS`]. A drain may hand over duplicates: removing a key
-/// twice removes it once.
+/// The keys recorded for one prefix: `buf[..len]`. A record writes the key
+/// at `len` and advances `len` only if the key is kept, so recording or not
+/// is data, not a branch. Duplicates are removed (sort and dedup) whenever
+/// the log reaches twice its length after the previous pass, so it holds at
+/// most twice the distinct keys plus [`KeyLog::MIN_PASS`]. A drain may hand
+/// over duplicates: removing a key twice removes it once.
 #[derive(Default)]
 struct KeyLog {
-    keys: Vec<u64>,
+    buf: Vec<u64>,
+    len: usize,
     next_pass: usize,
 }
 
@@ -144,19 +146,44 @@ impl KeyLog {
     /// Length below which duplicates are left for the drain.
     const MIN_PASS: usize = 64;
 
+    /// Appends `key` if `keep`; otherwise leaves the log as it was.
     #[inline]
-    fn record(&mut self, key: u64) {
-        self.keys.push(key);
-        if self.keys.len() >= self.next_pass.max(Self::MIN_PASS) {
-            self.keys.sort_unstable();
-            self.keys.dedup();
-            self.next_pass = 2 * self.keys.len();
+    fn record_if(&mut self, key: u64, keep: bool) {
+        if self.len == self.buf.len() {
+            self.grow();
+        }
+        self.buf[self.len] = key;
+        self.len += keep as usize;
+        if self.len >= self.next_pass.max(Self::MIN_PASS) {
+            self.dedup();
         }
     }
 
-    /// Moves the recorded keys to `out`, keeping the log's capacity.
+    #[cold]
+    fn grow(&mut self) {
+        let room = (2 * self.buf.len()).max(Self::MIN_PASS);
+        self.buf.resize(room, 0);
+    }
+
+    #[cold]
+    fn dedup(&mut self) {
+        let keys = &mut self.buf[..self.len];
+        keys.sort_unstable();
+        let mut kept = 0;
+        for i in 0..keys.len() {
+            if kept == 0 || keys[i] != keys[kept - 1] {
+                keys[kept] = keys[i];
+                kept += 1;
+            }
+        }
+        self.len = kept;
+        self.next_pass = 2 * kept;
+    }
+
+    /// Moves the recorded keys to `out`, keeping the log's buffer.
     fn drain_into(&mut self, out: &mut Vec<u64>) {
-        out.append(&mut self.keys);
+        out.extend_from_slice(&self.buf[..self.len]);
+        self.len = 0;
         self.next_pass = 0;
     }
 }
@@ -165,12 +192,19 @@ impl KeyLog {
 /// count keys; `None` for other classes, which are never recorded.
 #[inline]
 fn slot(key: u64) -> Option<usize> {
+    let (i, recorded) = slot_of_any(key);
+    recorded.then_some(i)
+}
+
+/// `(2 · model type + is count key, is list or count key)` of any key,
+/// computed without branching on the class.
+#[inline]
+fn slot_of_any(key: u64) -> (usize, bool) {
     let model = (key_prefix(key) & 0xFFF) as usize;
-    match key_class(key) {
-        KeyClass::List => Some(2 * model),
-        KeyClass::Count => Some(2 * model + 1),
-        _ => None,
-    }
+    let class = key >> 60;
+    let is_count = class == KeyClass::Count as u64;
+    let recorded = is_count | (class == KeyClass::List as u64);
+    (2 * model + is_count as usize, recorded)
 }
 
 /// The keys each INVALIDATE of a batch removes, in order: invalidation `i`
@@ -190,14 +224,22 @@ impl Invalidations {
 }
 
 impl PrefixIndex {
-    /// Records a fill or write of `key` if it is a list or count key.
+    /// Records a fill or write of `key` if it is a list or count key. Any
+    /// key is written into its model type's log, and only a list or count
+    /// key advances it: GETs and LISTs share one arm of the replay loop
+    /// without a mispredicted branch on the key's class.
     #[inline]
     fn record(&mut self, key: u64) {
-        let Some(i) = slot(key) else { return };
+        let (i, recorded) = slot_of_any(key);
         if i >= self.logs.len() {
-            self.logs.resize_with(i + 1, Default::default);
+            self.grow(i);
         }
-        self.logs[i].record(key);
+        self.logs[i].record_if(key, recorded);
+    }
+
+    #[cold]
+    fn grow(&mut self, i: usize) {
+        self.logs.resize_with(i + 1, Default::default);
     }
 
     /// Resolves an INVALIDATE of `key`'s prefix: moves the keys recorded
@@ -250,15 +292,9 @@ fn apply_batch(
         let st = &mut res.ops[r.op as usize];
         st.count += 1;
         match r.op {
-            // LIST apart from GET: whether the key is recorded (a list or
-            // count key) is then predictable per arm.
-            Op::Get => {
-                lookup(sim, r, st, true);
-                if let Some(ix) = index.as_deref_mut() {
-                    ix.record(r.key);
-                }
-            }
-            Op::List => {
+            // GET and LIST in one arm (recording is branch-free), so a
+            // mixed stream mispredicts only on the rarer operations.
+            Op::Get | Op::List => {
                 lookup(sim, r, st, true);
                 if let Some(ix) = index.as_deref_mut() {
                     ix.record(r.key);
@@ -383,5 +419,42 @@ pub fn footprint(
                 fp.bytes += r.size as u64;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::trace::make_key;
+
+    #[test]
+    fn prefix_index_keeps_only_list_and_count_keys_until_drained() {
+        let mut index = PrefixIndex::default();
+        let list = |m, r| make_key(KeyClass::List, m, r);
+        let count = |m, r| make_key(KeyClass::Count, m, r);
+        // 300 records of 3 list keys (past several dedup passes), model and
+        // upload keys of the same type in between, a count key, another type.
+        for i in 0..300u64 {
+            index.record(list(1, i % 3));
+            index.record(make_key(KeyClass::Model, 1, i));
+            index.record(make_key(KeyClass::Upload, 1, i));
+        }
+        index.record(count(1, 9));
+        index.record(list(2, 5));
+        let mut found = Invalidations::default();
+        index.invalidate(crate::trace::pattern_key(KeyClass::List, 1), &mut found);
+        let mut got = found.keys.clone();
+        got.sort_unstable();
+        got.dedup();
+        assert_eq!(got, vec![list(1, 0), list(1, 1), list(1, 2)]);
+        assert!(found.keys.len() <= 2 * 3 + KeyLog::MIN_PASS);
+        // Drained: a second invalidation of the prefix finds nothing new.
+        index.invalidate(crate::trace::pattern_key(KeyClass::List, 1), &mut found);
+        assert_eq!(found.ends.len(), 2);
+        assert_eq!(found.ends[0], found.ends[1]);
+        index.invalidate(crate::trace::pattern_key(KeyClass::Count, 1), &mut found);
+        assert_eq!(found.keys[found.ends[1]..], [count(1, 9)]);
+        assert_eq!(slot(list(2, 5)), Some(4));
+        assert_eq!(slot(make_key(KeyClass::Model, 2, 5)), None);
     }
 }
