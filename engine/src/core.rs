@@ -32,7 +32,7 @@ use crate::listener::{Listener, RemovalCause, Weigher};
 use crate::node::{release, Node, DEQUEUED, NEVER, UNLINKED, UNTIMED};
 use crate::shard::Shard;
 use crate::stats::{Counter, StatsCounters};
-use crate::sync::{fence, pin, AtomicU64, Collector, Guard, Ordering, Owned, Shared};
+use crate::sync::{fence, pin, prefetch, AtomicU64, Collector, Guard, Ordering, Owned, Shared};
 use crate::table::{self, Bucket, Linked};
 
 /// An entry refused because it outweighs the whole capacity: its key and weight.
@@ -188,6 +188,8 @@ where
         let hash = self.hash(key);
         let shard_idx = self.shard_index(hash);
         let bucket = self.bucket(shard_idx, hash);
+        // The pin's fence would hold the bucket's load back; a prefetch overlaps its miss.
+        prefetch(bucket);
         let guard = self.pin();
         let found = table::find(bucket.load(Ordering::Acquire, &guard), key, &guard);
         match found {
@@ -291,6 +293,7 @@ where
         let hash = self.hash(&key);
         let shard_idx = self.shard_index(hash);
         let bucket = self.bucket(shard_idx, hash);
+        prefetch(bucket); // the bucket's miss overlaps the node's allocation
         let mut node = Owned::new(Node::new(key, value, weight, deadline));
         loop {
             let first = bucket.load(Ordering::Acquire, guard);
@@ -468,13 +471,15 @@ where
     fn finish_eviction(&self, shard: &Shard<K, V>, ptr: Shared<'_, Node<K, V>>, guard: &Guard) {
         // SAFETY: we hold the queue's reference, so the node is not freed yet.
         let node = unsafe { ptr.deref() };
+        let hash = self.hash(&node.key);
+        let bucket = self.bucket(self.shard_index(hash), hash);
+        prefetch(bucket); // its miss overlaps the bookkeeping below
         self.weighted.fetch_sub(node.weight(), Ordering::Relaxed);
         shard.add_len(-1);
         if node.has_timer() {
             shard.timers.note_dead();
         }
-        let hash = self.hash(&node.key);
-        table::unlink_dead(self.bucket(self.shard_index(hash), hash), guard);
+        table::unlink_dead(bucket, guard);
         // A victim already past its deadline is reported as what it is.
         let cause = match self.is_expired(node) {
             true => RemovalCause::Expired,

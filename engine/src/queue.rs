@@ -34,7 +34,7 @@
 //! a segment see each other's claims in order); `head`, `tail` and `next` are published
 //! with Release and read with Acquire, like any epoch-managed pointer.
 
-use crate::sync::{Atomic, AtomicUsize, Guard, Ordering, Owned, Shared};
+use crate::sync::{prefetch, Atomic, AtomicUsize, Guard, Ordering, Owned, Shared};
 use crossbeam_utils::CachePadded;
 
 /// The mark a pop leaves in a claimed slot it would not wait for: a null pointer with
@@ -49,21 +49,6 @@ pub const SEGMENT: usize = if cfg!(clockwheel_loom) { 2 } else { 64 };
 
 /// Items after a popped one whose memory a pop asks the CPU to prefetch.
 const PREFETCH: usize = 2;
-
-/// A hint to load the cache line at `ptr`; no effect where there is no such instruction.
-#[inline]
-fn prefetch<T>(ptr: *const T) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: a prefetch is only a hint: it never faults and reads nothing the program
-    // can observe, whatever the address (a freed or unmapped one included). SSE, which
-    // provides it, is part of the x86_64 baseline.
-    unsafe {
-        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        _mm_prefetch::<_MM_HINT_T0>(ptr.cast());
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = ptr;
-}
 
 struct Segment<T> {
     /// Claims made on `slots` by pushers (may run past `SEGMENT`: failed claims).

@@ -46,6 +46,21 @@ impl Collector {
     }
 }
 
+/// A hint to load the cache line at `ptr`; no effect where there is no such instruction.
+#[inline]
+pub(crate) fn prefetch<T>(ptr: *const T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is only a hint: it never faults and reads nothing the program
+    // can observe, whatever the address (a freed or unmapped one included). SSE, which
+    // provides it, is part of the x86_64 baseline.
+    unsafe {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        _mm_prefetch::<_MM_HINT_T0>(ptr.cast());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = ptr;
+}
+
 /// Statistics stripes that threads can own (see [`owned_stripe`]).
 pub(crate) const OWNED_STRIPES: usize = 64;
 
