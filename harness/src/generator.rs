@@ -100,6 +100,12 @@ pub struct Generator {
     list_keys: Option<(Discrete, Vec<Entry>)>,
 }
 
+/// A 63-bit draw, for the `p · 2^63` thresholds.
+#[inline]
+fn draw(rng: &mut Rng) -> u64 {
+    rng.next_u64() >> 1
+}
+
 /// `p · 2^63`: a 63-bit draw below it happens with probability `p ∈ [0, 1]`.
 fn threshold(p: f64) -> u64 {
     (p.clamp(0.0, 1.0) * (1u64 << 63) as f64) as u64
@@ -232,6 +238,19 @@ impl Generator {
     /// written once, straight into its destination.
     #[inline(always)]
     pub fn next_request(&mut self) -> Option<Request> {
+        let mut rng = self.rng.clone();
+        let req = self.next_with(&mut rng);
+        self.rng = rng;
+        req
+    }
+
+    /// [`Self::next_request`] drawing from `rng` (the generator's stream,
+    /// which the caller keeps in a local: stores into the output could
+    /// alias `self`, so a field would round-trip through memory, and the
+    /// store-to-load latency of every draw sits on the path to the branches
+    /// on the drawn operation).
+    #[inline(always)]
+    fn next_with(&mut self, rng: &mut Rng) -> Option<Request> {
         if self.emitted >= self.p.requests {
             return None;
         }
@@ -239,22 +258,17 @@ impl Generator {
         if self.pending_len > 0 {
             return Some(self.pop_invalidation());
         }
-        self.time_ms += self.arrivals.sample(&mut self.rng) * self.gap_ms;
+        self.time_ms += self.arrivals.sample(rng) * self.gap_ms;
         let (key, size, op) = if self.scan_left > 0 {
             self.scan_object()
         } else {
-            self.regular_pick()
+            self.regular_pick(rng)
         };
         let req = self.request(op, key, size);
         if matches!(op, Op::Put | Op::Delete) && key_class(key) == KeyClass::Model {
             self.queue_invalidations(key, req.time_ms);
         }
         Some(req)
-    }
-
-    #[inline]
-    fn draw(&mut self) -> u64 {
-        self.rng.next_u64() >> 1
     }
 
     #[inline]
@@ -282,8 +296,9 @@ impl Generator {
     }
 
     /// Key, size and operation of a regular request.
-    fn regular_pick(&mut self) -> (u64, u32, Op) {
-        self.maybe_start_episodes();
+    #[inline(always)]
+    fn regular_pick(&mut self, rng: &mut Rng) -> (u64, u32, Op) {
+        self.maybe_start_episodes(rng);
         // The hot set slides by `drift` ranks per regular request, modulo n.
         self.shift += self.drift;
         if self.shift >= self.n << SHIFT_BITS {
@@ -292,7 +307,7 @@ impl Generator {
         let kind = match self.only_kind {
             Some(kind) => kind,
             None => {
-                let r = self.draw();
+                let r = draw(rng);
                 self.kinds.iter().map(|&t| (r >= t) as usize).sum::<usize>()
             }
         };
@@ -303,8 +318,8 @@ impl Generator {
         }
         let op = KINDS[kind];
         let (key, size) = match op {
-            Op::List => self.list_key_size(),
-            _ => self.popular_object(),
+            Op::List => self.list_key_size(rng),
+            _ => self.popular_object(rng),
         };
         (key, size, op)
     }
@@ -313,7 +328,7 @@ impl Generator {
     /// scan starts after every `scan_every`-th regular request, a flash
     /// crowd after every `flash_every`-th.
     #[inline]
-    fn maybe_start_episodes(&mut self) {
+    fn maybe_start_episodes(&mut self, rng: &mut Rng) {
         if self.until_scan > 0 {
             self.until_scan -= 1;
             if self.until_scan == 0 {
@@ -325,25 +340,29 @@ impl Generator {
             self.until_flash -= 1;
             if self.until_flash == 0 {
                 self.until_flash = self.p.flash_every;
-                self.start_flash();
+                // A copy goes to the cold call, so `rng` itself never has
+                // its address taken and can stay in registers.
+                let mut spill = rng.clone();
+                self.start_flash(&mut spill);
+                *rng = spill;
             }
         }
     }
 
     #[cold]
-    fn start_flash(&mut self) {
+    fn start_flash(&mut self, rng: &mut Rng) {
         self.flash_left = self.p.flash_len;
-        self.flash_base = self.n / 2 + self.rng.below((self.n / 2).max(1));
+        self.flash_base = self.n / 2 + rng.below((self.n / 2).max(1));
     }
 
     /// `(key, size)` of a popular object: Zipf rank shifted by the drift, or
     /// during a flash crowd (with `flash_share`) one of its objects.
-    #[inline]
-    fn popular_object(&mut self) -> (u64, u32) {
+    #[inline(always)]
+    fn popular_object(&mut self, rng: &mut Rng) -> (u64, u32) {
         if self.flash_left > 0 {
             self.flash_left -= 1;
-            if self.draw() < self.flash_share {
-                let j = self.rng.below(self.p.flash_objects.max(1) as u64);
+            if draw(rng) < self.flash_share {
+                let j = rng.below(self.p.flash_objects.max(1) as u64);
                 return self.at_position((self.flash_base + j) % self.n);
             }
         }
@@ -368,14 +387,15 @@ impl Generator {
 
     /// A LIST's key and size: a count key (with `count_share`) or a list
     /// page, of a uniform model type.
-    fn list_key_size(&mut self) -> (u64, u32) {
+    #[inline(always)]
+    fn list_key_size(&self, rng: &mut Rng) -> (u64, u32) {
         if let Some((joint, entries)) = &self.list_keys {
-            return entries[joint.sample(self.rng.next_u64()) as usize].get();
+            return entries[joint.sample(rng.next_u64()) as usize].get();
         }
-        let model = self.rng.below(self.p.model_types.max(1) as u64) as u16;
-        let (class, rank) = match self.draw() < self.count_share {
-            true => (KeyClass::Count, self.counts.sample(self.rng.next_u64())),
-            false => (KeyClass::List, self.lists.sample(self.rng.next_u64())),
+        let model = rng.below(self.p.model_types.max(1) as u64) as u16;
+        let (class, rank) = match draw(rng) < self.count_share {
+            true => (KeyClass::Count, self.counts.sample(rng.next_u64())),
+            false => (KeyClass::List, self.lists.sample(rng.next_u64())),
         };
         let key = make_key(class, model, rank as u64);
         (key, self.size_of(key))
@@ -514,11 +534,13 @@ impl RequestSource for Generator {
         let before = out.len();
         let n = max.min(self.p.requests.saturating_sub(self.emitted) as usize);
         out.reserve(n);
+        let mut rng = self.rng.clone();
         for _ in 0..n {
-            if let Some(r) = self.next_request() {
+            if let Some(r) = self.next_with(&mut rng) {
                 out.push(r);
             }
         }
+        self.rng = rng;
         Ok(out.len() - before)
     }
 

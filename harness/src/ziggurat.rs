@@ -122,7 +122,14 @@ impl Exponential {
         let (i, u) = Layers::split(rng.next_u64());
         match self.layers.fast(i, u) {
             Some(x) => x,
-            None => self.slow(rng, i, u),
+            None => {
+                // The cold call gets a copy, so a caller's local `rng` never
+                // has its address taken and can stay in registers.
+                let mut spill = rng.clone();
+                let x = self.slow(&mut spill, i, u);
+                *rng = spill;
+                x
+            }
         }
     }
 

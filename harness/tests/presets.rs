@@ -8,6 +8,7 @@
 //! share within a factor 1.6 (≈ 100 samples).
 
 use clockwheel_harness::generator::Generator;
+use clockwheel_harness::source::RequestSource;
 use clockwheel_harness::stats::TraceStats;
 use clockwheel_harness::trace::Op;
 use clockwheel_harness::workload::{WorkloadParams, PRESETS};
@@ -245,6 +246,18 @@ fn presets_are_deterministic_by_seed() {
         let c: Vec<_> = Generator::new(p).collect();
         assert_eq!(a, b, "{name}");
         assert_ne!(a, c, "{name}");
+        // Batches (the replay path) give the same requests as the iterator.
+        let mut g = Generator::new(params_with(name, 5_000));
+        let mut batched = Vec::new();
+        while g.read_batch(&mut batched, 777).unwrap() > 0 {}
+        assert_eq!(a, batched, "{name}");
+    }
+}
+
+fn params_with(preset: &str, requests: u64) -> WorkloadParams {
+    WorkloadParams {
+        requests,
+        ..params(preset)
     }
 }
 
