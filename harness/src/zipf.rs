@@ -181,15 +181,24 @@ fn vose(mut scaled: Vec<f64>) -> Vec<Bucket> {
             alias: i,
         })
         .collect();
-    let (mut small, mut large): (Vec<usize>, Vec<usize>) = (0..n).partition(|&i| scaled[i] < 1.0);
+    // u32 indices (n ≤ 2^32 outcomes) halve the stacks' memory to fault in.
+    let mut small: Vec<u32> = Vec::with_capacity(n);
+    let mut large: Vec<u32> = Vec::new();
+    for (i, &w) in scaled.iter().enumerate() {
+        match w < 1.0 {
+            true => small.push(i as u32),
+            false => large.push(i as u32),
+        }
+    }
     while let (Some(s), Some(&l)) = (small.pop(), large.last()) {
+        let (s, l) = (s as usize, l as usize);
         // Bucket s keeps its own mass; the rest of the bucket goes to l.
         table[s].threshold = (scaled[s] * 4_294_967_296.0) as u32;
         table[s].alias = l as u32;
         scaled[l] -= 1.0 - scaled[s];
         if scaled[l] < 1.0 {
             large.pop();
-            small.push(l);
+            small.push(l as u32);
         }
     }
     // Leftovers are full buckets up to rounding: they keep their own rank.
