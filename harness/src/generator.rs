@@ -30,6 +30,9 @@ const ONE_HIT: usize = 0;
 /// Keys sized per block while building the position table.
 const SIZE_BLOCK: usize = 1024;
 
+/// One-hit wonders sized per block.
+const FRESH_BLOCK: usize = 32;
+
 /// Fractional bits of the fixed-point popularity shift.
 const SHIFT_BITS: u32 = 32;
 
@@ -79,7 +82,12 @@ pub struct Generator {
     scan_pos: u64,
     flash_left: u64,
     flash_base: u64,
+    /// The next fresh object not yet in `fresh_sized`.
     fresh: u64,
+    /// Keys and sizes of the next one-hit wonders (consecutive fresh
+    /// objects), sized a block at a time so their exponentials overlap.
+    fresh_sized: [(u64, u32); FRESH_BLOCK],
+    fresh_next: usize,
     perm: Permutation,
     salt: u64,
     /// Popularity shift in ranks, fixed point with [`SHIFT_BITS`]
@@ -147,6 +155,8 @@ impl Generator {
             flash_left: 0,
             flash_base: 0,
             fresh: n as u64,
+            fresh_sized: [(0, 0); FRESH_BLOCK],
+            fresh_next: FRESH_BLOCK,
             perm: Permutation::new(n as u64, p.seed),
             salt: mix64(p.seed ^ 0x5EED),
             shift: 0,
@@ -312,8 +322,11 @@ impl Generator {
             }
         };
         if kind == ONE_HIT {
-            let (key, size) = self.object_key_size(self.fresh);
-            self.fresh += 1;
+            if self.fresh_next == FRESH_BLOCK {
+                self.size_fresh();
+            }
+            let (key, size) = self.fresh_sized[self.fresh_next];
+            self.fresh_next += 1;
             return (key, size, Op::Get);
         }
         let op = KINDS[kind];
@@ -451,6 +464,19 @@ impl Generator {
     /// as entries: the exponentials run in a loop of their own, where
     /// independent calls overlap (about 3x faster than one key at a time,
     /// whose hash, normal and exponential form a chain).
+    /// Sizes the next [`FRESH_BLOCK`] fresh objects (same keys and sizes
+    /// as [`Self::object_key_size`] one at a time).
+    #[cold]
+    fn size_fresh(&mut self) {
+        let keys: [u64; FRESH_BLOCK] =
+            std::array::from_fn(|j| self.object_key(self.fresh + j as u64));
+        self.fresh += FRESH_BLOCK as u64;
+        let mut body = keys.map(|k| self.log_size(k));
+        body.iter_mut().for_each(|b| *b = b.exp());
+        self.fresh_sized = std::array::from_fn(|j| (keys[j], self.finish_size(keys[j], body[j])));
+        self.fresh_next = 0;
+    }
+
     fn push_sized(&self, keys: &[u64], table: &mut Vec<Entry>) {
         let mut body = [0f64; SIZE_BLOCK];
         let body = &mut body[..keys.len()];
