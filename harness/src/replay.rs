@@ -131,8 +131,8 @@ struct PrefixIndex {
 
 /// The keys recorded for one prefix: `buf[..len]`. A record writes the key
 /// at `len` and advances `len` only if the key is kept, so recording or not
-/// is data, not a branch. Duplicates are removed (sort and dedup) whenever
-/// the log reaches twice its length after the previous pass, so it holds at
+/// is data, not a branch. Duplicates are removed (sort and dedup) at the
+/// first record after the log reached twice its length after the previous pass, so it holds at
 /// most twice the distinct keys plus [`KeyLog::MIN_PASS`]. A drain may hand
 /// over duplicates: removing a key twice removes it once.
 #[derive(Default)]
@@ -140,6 +140,9 @@ struct KeyLog {
     buf: Vec<u64>,
     len: usize,
     next_pass: usize,
+    /// `min(buf.len(), max(next_pass, MIN_PASS))`: below it a record
+    /// needs neither room nor a dedup pass (one comparison for both).
+    limit: usize,
 }
 
 impl KeyLog {
@@ -149,23 +152,30 @@ impl KeyLog {
     /// Appends `key` if `keep`; otherwise leaves the log as it was.
     #[inline]
     fn record_if(&mut self, key: u64, keep: bool) {
-        if self.len == self.buf.len() {
-            self.grow();
+        if self.len >= self.limit {
+            self.make_room();
         }
         self.buf[self.len] = key;
         self.len += keep as usize;
+    }
+
+    /// Dedups if the log reached its pass length, grows it if full.
+    #[cold]
+    fn make_room(&mut self) {
         if self.len >= self.next_pass.max(Self::MIN_PASS) {
             self.dedup();
         }
+        if self.len == self.buf.len() {
+            let room = (2 * self.buf.len()).max(Self::MIN_PASS);
+            self.buf.resize(room, 0);
+        }
+        self.set_limit();
     }
 
-    #[cold]
-    fn grow(&mut self) {
-        let room = (2 * self.buf.len()).max(Self::MIN_PASS);
-        self.buf.resize(room, 0);
+    fn set_limit(&mut self) {
+        self.limit = self.buf.len().min(self.next_pass.max(Self::MIN_PASS));
     }
 
-    #[cold]
     fn dedup(&mut self) {
         let keys = &mut self.buf[..self.len];
         keys.sort_unstable();
@@ -185,6 +195,7 @@ impl KeyLog {
         out.extend_from_slice(&self.buf[..self.len]);
         self.len = 0;
         self.next_pass = 0;
+        self.set_limit();
     }
 }
 
