@@ -132,9 +132,10 @@ struct PrefixIndex {
 /// The keys recorded for one prefix: `buf[..len]`. A record writes the key
 /// at `len` and advances `len` only if the key is kept, so recording or not
 /// is data, not a branch. Duplicates are removed (sort and dedup) at the
-/// first record after the log reached twice its length after the previous pass, so it holds at
-/// most twice the distinct keys plus [`KeyLog::MIN_PASS`]. A drain may hand
-/// over duplicates: removing a key twice removes it once.
+/// first record after the log reached twice its length after the previous
+/// pass, so it holds at most twice the distinct keys plus
+/// [`KeyLog::MIN_PASS`]. A drain may hand over duplicates: removing a key
+/// twice removes it once.
 #[derive(Default)]
 struct KeyLog {
     buf: Vec<u64>,
