@@ -605,10 +605,9 @@ where
         // Under time-to-idle an entry nobody reads lives min(ttl, tti); reads extend it.
         let ttl = ttl.map(|ttl| self.time_to_idle.map_or(ttl, |tti| ttl.min(tti)));
         let now = ttl.map(|_| self.time.now());
-        let deadline = match (now, ttl) {
-            (Some(now), Some(ttl)) => TimeSource::deadline(now, Some(ttl)),
-            _ => NEVER,
-        };
+        let deadline = now
+            .zip(ttl)
+            .map_or(NEVER, |(now, ttl)| TimeSource::deadline(now, Some(ttl)));
         Ok(self.upsert(key, value, (weight, deadline), now, guard))
     }
 

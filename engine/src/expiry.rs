@@ -245,8 +245,11 @@ impl<K, V> ShardTimers<K, V> {
             self.wheel
                 .with_mut(|wheel| wheel.schedule(TimerRef(node.as_raw()), tick))
         };
-        // Keeps `next_tick` a lower bound; only holders of `busy` store to it.
-        self.next_tick.fetch_min(tick, Ordering::Relaxed);
+        // Keeps `next_tick` a lower bound. Only holders of `busy` store to it, so a load
+        // and a store suffice (no locked instruction on the insert path).
+        if tick < self.next_tick.load(Ordering::Relaxed) {
+            self.next_tick.store(tick, Ordering::Relaxed);
+        }
     }
 
     /// A timed node was killed by someone other than the wheel.

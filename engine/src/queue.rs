@@ -155,23 +155,31 @@ impl<T> SegmentedQueue<T> {
     /// claimed by a push that has not written it yet is skipped (that push retries).
     pub fn pop<'g>(&self, guard: &'g Guard) -> Option<Shared<'g, T>> {
         loop {
+            let (segment, index) = self.open_head(guard)?;
+            let item = Self::settle(segment, index, guard)?;
+            let claimed = segment.popped.compare_exchange(
+                index,
+                index + 1,
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            );
+            if claimed.is_ok() && !item.is_null() {
+                Self::prefetch_after(segment, index, guard);
+                return Some(item);
+            }
+        }
+    }
+
+    /// The head segment and its next unpopped slot, retiring drained head segments on
+    /// the way; `None` if the last segment is drained (the queue is empty).
+    fn open_head<'g>(&self, guard: &'g Guard) -> Option<(&'g Segment<T>, usize)> {
+        loop {
             let head = self.head.load(Ordering::Acquire, guard);
             // SAFETY: `head` is never null; see `push`.
             let segment = unsafe { head.deref() };
             let index = segment.popped.load(Ordering::Acquire);
             if index < SEGMENT {
-                let item = Self::settle(segment, index, guard)?;
-                let claimed = segment.popped.compare_exchange(
-                    index,
-                    index + 1,
-                    Ordering::AcqRel,
-                    Ordering::Relaxed,
-                );
-                if claimed.is_ok() && !item.is_null() {
-                    Self::prefetch_after(segment, index, guard);
-                    return Some(item);
-                }
-                continue;
+                return Some((segment, index));
             }
             let next = segment.next.load(Ordering::Acquire, guard);
             if next.is_null() {
@@ -188,19 +196,7 @@ impl<T> SegmentedQueue<T> {
     where
         T: 'g,
     {
-        loop {
-            let head = self.head.load(Ordering::Acquire, guard);
-            // SAFETY: `head` is never null; see `push`.
-            let segment = unsafe { head.deref() };
-            let start = segment.popped.load(Ordering::Acquire);
-            if start >= SEGMENT {
-                let next = segment.next.load(Ordering::Acquire, guard);
-                if next.is_null() {
-                    return;
-                }
-                self.retire_head(head, next, guard);
-                continue;
-            }
+        while let Some((segment, start)) = self.open_head(guard) {
             let mut end = start;
             while end < SEGMENT && Self::settle(segment, end, guard).is_some() {
                 end += 1;
