@@ -46,6 +46,20 @@ fn cpu_time() -> Duration {
 
 /// `CLOCK_MONOTONIC_COARSE`, in nanoseconds: a few loads from the vDSO page,
 /// no TSC read, with the kernel tick's resolution.
+type Vdso = unsafe extern "C" fn(libc::clockid_t, *mut libc::timespec) -> libc::c_int;
+fn vdso_fn() -> Vdso {
+    unsafe {
+        let h = libc::dlopen(
+            c"linux-vdso.so.1".as_ptr(),
+            libc::RTLD_LAZY | libc::RTLD_NOLOAD,
+        );
+        assert!(!h.is_null());
+        let f = libc::dlsym(h, c"__vdso_clock_gettime".as_ptr());
+        assert!(!f.is_null());
+        std::mem::transmute::<*mut libc::c_void, Vdso>(f)
+    }
+}
+
 fn coarse_now() -> u64 {
     let mut ts = libc::timespec {
         tv_sec: 0,
@@ -94,7 +108,10 @@ fn w1(mode: &str, ops: usize) -> (f64, u64) {
     let stream = key_stream(&Zipf::new(UNIVERSE, 0.99), STREAM_LEN, 77);
     let ranks = || (0..UNIVERSE).map(key_of_rank);
     match mode {
-        "hashbrown" | "hashbrown_pin" | "hashbrown_rdtsc" | "hashbrown_coarse" => {
+        "hashbrown" | "hashbrown_pin" | "hashbrown_rdtsc" | "hashbrown_coarse"
+        | "hashbrown_vdso" | "hashbrown_atomic" => {
+            let vdso = vdso_fn();
+            let recent = std::sync::atomic::AtomicU64::new(5);
             let map: hashbrown::HashMap<u64, u64> = ranks().map(|k| (k, k)).collect();
             let clock = quanta::Clock::new();
             timed(&stream, ops, |k| {
@@ -102,6 +119,17 @@ fn w1(mode: &str, ops: usize) -> (f64, u64) {
                 let hit = map.get(&k).is_some();
                 if hit && mode == "hashbrown_rdtsc" {
                     black_box(clock.raw());
+                }
+                if hit && mode == "hashbrown_vdso" {
+                    let mut ts = libc::timespec {
+                        tv_sec: 0,
+                        tv_nsec: 0,
+                    };
+                    unsafe { vdso(libc::CLOCK_MONOTONIC_COARSE, &mut ts) };
+                    black_box(ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64);
+                }
+                if hit && mode == "hashbrown_atomic" {
+                    black_box(recent.load(std::sync::atomic::Ordering::Relaxed));
                 }
                 if hit && mode == "hashbrown_coarse" {
                     black_box(coarse_now());
@@ -115,8 +143,18 @@ fn w1(mode: &str, ops: usize) -> (f64, u64) {
             timed(&stream, ops, |k| cache.get(&k).is_some())
         }
         _ => {
-            let ttl = (mode == "clockwheel_default_ttl").then(|| Duration::from_secs(3600));
-            let cache = clockwheel(UNIVERSE, mode != "clockwheel_nostats", ttl);
+            let ttl = matches!(mode, "clockwheel_default_ttl" | "clockwheel_tsc_ttl")
+                .then(|| Duration::from_secs(3600));
+            let cache = if mode == "clockwheel_tsc_ttl" {
+                clockwheel::Cache::builder()
+                    .max_capacity(UNIVERSE)
+                    .default_ttl(Duration::from_secs(3600))
+                    .clock(quanta::Clock::new())
+                    .build()
+                    .expect("valid configuration")
+            } else {
+                clockwheel(UNIVERSE, mode != "clockwheel_nostats", ttl)
+            };
             if mode == "clockwheel_reverse_fill" {
                 (0..UNIVERSE).rev().for_each(|r| {
                     cache.insert(key_of_rank(r), r);
@@ -193,15 +231,18 @@ fn w4(mode: &str, ops: usize) -> (f64, u64) {
     timed(&stream, ops, insert)
 }
 
-const W1_MODES: [&str; 11] = [
+const W1_MODES: [&str; 14] = [
     "hashbrown",
     "hashbrown_pin",
     "hashbrown_rdtsc",
     "hashbrown_coarse",
+    "hashbrown_vdso",
+    "hashbrown_atomic",
     "quick_cache",
     "clockwheel",
     "clockwheel_nostats",
     "clockwheel_default_ttl",
+    "clockwheel_tsc_ttl",
     "clockwheel_reverse_fill",
     "clockwheel_shuffled_fill",
     "clockwheel_held_pin",

@@ -9,9 +9,9 @@ use crate::cache::Cache;
 use crate::clock::EvictionPolicy;
 use crate::core::{CacheCore, CoreConfig};
 use crate::error::BuildError;
-use crate::expiry::MAX_TTL;
 use crate::listener::{Listener, RemovalCause, Weigher};
 use crate::node::MAX_WEIGHT;
+use crate::time::MAX_TTL;
 
 /// The most shards a cache may have.
 pub const MAX_SHARDS: usize = 1 << 16;

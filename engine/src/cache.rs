@@ -271,7 +271,7 @@ where
     where
         V: Clone,
     {
-        let ttl = ttl.map(|t| t.min(crate::expiry::MAX_TTL));
+        let ttl = ttl.map(|t| t.min(crate::time::MAX_TTL));
         match self.try_insert_with_ttl(key, value, ttl) {
             Ok(old) => old,
             Err((key, _)) => self.remove(&key),
@@ -310,7 +310,7 @@ where
     where
         V: Clone,
     {
-        if let Some(ttl) = ttl.filter(|t| *t > crate::expiry::MAX_TTL) {
+        if let Some(ttl) = ttl.filter(|t| *t > crate::time::MAX_TTL) {
             return Err((key, InsertError::TtlTooLarge { ttl }));
         }
         let guard = self.core.pin();

@@ -27,13 +27,13 @@ use std::time::Duration;
 use crossbeam_utils::CachePadded;
 
 use crate::clock::EvictionPolicy;
-use crate::expiry::TimeSource;
 use crate::listener::{Listener, RemovalCause, Weigher};
 use crate::node::{release, Node, DEQUEUED, NEVER, UNLINKED, UNTIMED};
 use crate::shard::Shard;
 use crate::stats::{Counter, StatsCounters};
 use crate::sync::{fence, pin, prefetch, AtomicU64, Collector, Guard, Ordering, Owned, Shared};
 use crate::table::{self, Bucket, Linked};
+use crate::time::TimeSource;
 
 /// An entry refused because it outweighs the whole capacity: its key and weight.
 pub(crate) type Rejected<K> = (K, u64);
@@ -229,7 +229,8 @@ where
         guard: &Guard,
     ) -> bool {
         let deadline = node.deadline();
-        if deadline == NEVER {
+        // Most hits end here: no deadline, or one the ticker's reading proves ahead.
+        if deadline == NEVER || (self.time_to_idle.is_none() && self.time.surely_before(deadline)) {
             return false;
         }
         let now = self.time.now();
@@ -604,7 +605,7 @@ where
         }
         // Under time-to-idle an entry nobody reads lives min(ttl, tti); reads extend it.
         let ttl = ttl.map(|ttl| self.time_to_idle.map_or(ttl, |tti| ttl.min(tti)));
-        let now = ttl.map(|_| self.time.now());
+        let now = ttl.map(|_| self.time.now_for_deadline());
         let deadline = now
             .zip(ttl)
             .map_or(NEVER, |(now, ttl)| TimeSource::deadline(now, Some(ttl)));

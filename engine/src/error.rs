@@ -112,7 +112,7 @@ impl fmt::Display for InsertError {
             InsertError::TtlTooLarge { ttl } => write!(
                 f,
                 "TTL of {ttl:?} exceeds the maximum of {:?}",
-                crate::expiry::MAX_TTL
+                crate::time::MAX_TTL
             ),
             InsertError::TooHeavy { weight, capacity } => write!(
                 f,

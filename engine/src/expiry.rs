@@ -18,16 +18,12 @@
 //!   node dead and just releases it. Dead timers are counted and compacted away (hazard 3).
 //!
 //! # Precision
-//! Deadlines are kept in nanoseconds of the cache's clock (see [`TimeSource`]): by default
-//! the kernel's coarse monotonic clock, which lags real time by less than one kernel tick;
-//! reads allow for that lag, so an entry is never returned past its TTL and may be treated
-//! as expired up to two ticks early. A `quanta::Clock` given to the builder is exact. The wheel ticks every 2^20 ns (≈ 1.05 ms) and
-//! never fires early; an expired entry nobody reads is reclaimed at the first wheel advance
-//! at least one tick after its deadline.
+//! Deadlines are kept in nanoseconds of the cache's clock (`crate::time::TimeSource`,
+//! whose docs say how reads judge them). The wheel ticks every 2^20 ns (≈ 1.05 ms) and
+//! never fires early; an expired entry nobody reads is reclaimed at the first wheel
+//! advance at least one tick after its deadline.
 
-use std::time::Duration;
-
-use crate::node::{release, Node, NEVER, UNTIMED};
+use crate::node::{release, Node, UNTIMED};
 use crate::queue::SegmentedQueue;
 use crate::sync::{AtomicBool, AtomicU64, AtomicUsize, ExclusiveCell, Guard, Ordering, Shared};
 use crate::wheel::{Fired, TimingWheel};
@@ -35,110 +31,8 @@ use crate::wheel::{Fired, TimingWheel};
 /// log2 of the wheel tick in nanoseconds: one tick ≈ 1.05 ms.
 pub(crate) const TICK_SHIFT: u32 = 20;
 
-/// The longest TTL accepted: 100 years (anything longer means "never" in practice, and
-/// `now + ttl` must not overflow 64-bit nanoseconds).
-pub const MAX_TTL: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
-
 /// Dead timers a shard may hold beyond its live ones before the wheel is compacted.
 const COMPACT_SLACK: usize = 64;
-
-/// The cache's clock: nanoseconds since the cache was built.
-///
-/// By default it reads the kernel's coarse monotonic clock (`CLOCK_MONOTONIC_COARSE`, a
-/// vDSO read of the time of the last timer interrupt, a few ns, no TSC read), which lags
-/// real time by less than its resolution `slack` (1 to 4 ms, the kernel tick). Reads
-/// therefore test deadlines against `now() + slack`, the latest real time can be, so they
-/// never return an entry past its deadline, at the price of expiring it up to two ticks
-/// early. A clock given to the builder (quanta's TSC clock, or its mock) is used exactly,
-/// with no slack. On other systems the default is quanta's clock.
-pub(crate) struct TimeSource {
-    clock: ClockKind,
-    origin: u64,
-    /// How far `now()` may lag real time, in ns (0 for exact clocks).
-    slack: u64,
-}
-
-enum ClockKind {
-    #[cfg(target_os = "linux")]
-    Coarse,
-    Quanta(quanta::Clock),
-}
-
-impl TimeSource {
-    /// `None`: the default clock.
-    pub(crate) fn new(clock: Option<quanta::Clock>) -> Self {
-        let (clock, slack) = match clock {
-            Some(clock) => (ClockKind::Quanta(clock), 0),
-            #[cfg(target_os = "linux")]
-            None => (ClockKind::Coarse, coarse::resolution()),
-            #[cfg(not(target_os = "linux"))]
-            None => (ClockKind::Quanta(quanta::Clock::new()), 0),
-        };
-        let origin = match &clock {
-            #[cfg(target_os = "linux")]
-            ClockKind::Coarse => coarse::now(),
-            ClockKind::Quanta(clock) => clock.raw(),
-        };
-        TimeSource {
-            clock,
-            origin,
-            slack,
-        }
-    }
-
-    /// Nanoseconds since the cache was built; never ahead of real time.
-    #[inline]
-    pub(crate) fn now(&self) -> u64 {
-        match &self.clock {
-            #[cfg(target_os = "linux")]
-            ClockKind::Coarse => coarse::now().saturating_sub(self.origin),
-            ClockKind::Quanta(clock) => clock.delta_as_nanos(self.origin, clock.raw()),
-        }
-    }
-
-    /// How far `now()` may lag real time: reads treat a deadline within `now() + slack`
-    /// as passed, so they never return an entry late.
-    #[inline]
-    pub(crate) fn slack(&self) -> u64 {
-        self.slack
-    }
-
-    /// The deadline `ttl` from `now`; `None` means never.
-    pub(crate) fn deadline(now: u64, ttl: Option<Duration>) -> u64 {
-        match ttl {
-            None => NEVER,
-            Some(ttl) => now
-                .saturating_add(ttl.min(MAX_TTL).as_nanos() as u64)
-                .min(NEVER - 1),
-        }
-    }
-}
-
-/// The kernel's coarse monotonic clock.
-#[cfg(target_os = "linux")]
-mod coarse {
-    fn read(f: unsafe extern "C" fn(libc::clockid_t, *mut libc::timespec) -> libc::c_int) -> u64 {
-        let mut ts = libc::timespec {
-            tv_sec: 0,
-            tv_nsec: 0,
-        };
-        // SAFETY: `ts` is a valid, writable timespec; CLOCK_MONOTONIC_COARSE exists on
-        // every Linux since 2.6.32, and on failure `ts` stays zeroed (a clock stuck at 0
-        // never expires anything early).
-        unsafe { f(libc::CLOCK_MONOTONIC_COARSE, &mut ts) };
-        ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
-    }
-
-    #[inline]
-    pub(super) fn now() -> u64 {
-        read(libc::clock_gettime)
-    }
-
-    /// The clock's resolution (the kernel tick), at least 1 ns.
-    pub(super) fn resolution() -> u64 {
-        read(libc::clock_getres).max(1)
-    }
-}
 
 /// The first wheel tick at or after `deadline` (so a timer never fires early).
 pub(crate) fn tick_at_or_after(deadline: u64) -> u64 {
@@ -400,45 +294,5 @@ impl<K, V> ShardTimers<K, V> {
         // SAFETY: `&mut self` grants exclusive access to the wheel.
         let drained = unsafe { self.wheel.with_mut(|wheel| wheel.drain()) };
         drained.into_iter().for_each(f);
-    }
-}
-
-#[cfg(all(test, target_os = "linux"))]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn default_clock_is_coarse_monotonic_and_never_ahead_of_real_time() {
-        let time = TimeSource::new(None);
-        let slack = time.slack();
-        assert!(
-            (1..=100_000_000).contains(&slack),
-            "implausible resolution {slack} ns"
-        );
-        let start = std::time::Instant::now();
-        let mut last = time.now();
-        for _ in 0..1_000 {
-            let now = time.now();
-            assert!(now >= last, "went backwards: {last} -> {now}");
-            last = now;
-        }
-        let real = start.elapsed().as_nanos() as u64;
-        // `now` was sampled after `origin`, so real elapsed time plus one tick bounds it.
-        assert!(
-            last <= real + slack,
-            "coarse now {last} ns ahead of real {real} ns"
-        );
-    }
-
-    #[test]
-    fn a_given_clock_is_exact() {
-        let (clock, mock) = quanta::Clock::mock();
-        let time = TimeSource::new(Some(clock));
-        assert_eq!((time.now(), time.slack()), (0, 0));
-        mock.increment(Duration::from_nanos(1_234));
-        assert_eq!(time.now(), 1_234);
-        assert_eq!(TimeSource::deadline(10, Some(Duration::from_nanos(5))), 15);
-        assert_eq!(TimeSource::deadline(10, None), NEVER);
-        assert_eq!(TimeSource::deadline(u64::MAX - 3, Some(MAX_TTL)), NEVER - 1);
     }
 }

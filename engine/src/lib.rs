@@ -149,6 +149,8 @@ mod shard;
 mod stats;
 mod sync;
 mod table;
+mod ticker;
+mod time;
 mod wheel;
 
 pub use crate::async_cache::AsyncCache;
@@ -160,19 +162,20 @@ pub use crate::bulk::Iter;
 pub use crate::cache::Cache;
 pub use crate::clock::EvictionPolicy;
 pub use crate::error::{BuildError, InsertError};
-pub use crate::expiry::MAX_TTL;
 pub use crate::flight::{LoadError, LoadOptions};
 pub use crate::glob::{Pattern, PatternError};
 pub use crate::keys::{CacheKeyBuilder, CacheModel, ListQuery};
 pub use crate::listener::RemovalCause;
 pub use crate::node::MAX_WEIGHT;
 pub use crate::stats::CacheStats;
+pub use crate::time::MAX_TTL;
 
 /// Internals the loom models drive directly (only under `--cfg clockwheel_loom`).
 #[cfg(clockwheel_loom)]
 #[doc(hidden)]
 pub mod loom_internals {
     pub use crate::queue::{SegmentedQueue, SEGMENT};
+    pub use crate::ticker::Ticker;
 }
 
 /// The caching guide, `docs/guide.md`, included so that its snippets run as doc tests.

@@ -6,8 +6,12 @@
 
 #[cfg(clockwheel_loom)]
 pub(crate) use loom::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize};
+#[cfg(clockwheel_loom)]
+pub(crate) use loom::sync::{Mutex, MutexGuard};
 #[cfg(not(clockwheel_loom))]
 pub(crate) use std::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize};
+#[cfg(not(clockwheel_loom))]
+pub(crate) use std::sync::{Mutex, MutexGuard};
 
 pub(crate) use std::sync::atomic::Ordering;
 

@@ -28,6 +28,8 @@
 mod harness;
 #[path = "loom/queue.rs"]
 mod queue;
+#[path = "loom/ticker.rs"]
+mod ticker;
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -361,3 +361,29 @@ fn an_expired_victim_of_the_hand_is_reported_as_expired() {
     assert_eq!((s.evictions, s.expirations), (0, 1));
     c.validate().unwrap();
 }
+
+/// The one test on the default clock, in real time: reads of an entry more than a lease
+/// (1 s) from its deadline skip the clock and trust the ticker's last reading; nearer
+/// the deadline they read the clock. Across both, no read that starts after the
+/// deadline may return the entry, and the entry must expire.
+#[test]
+fn default_clock_reads_never_return_an_entry_late() {
+    let cache: Cache<u32, u32> = Cache::builder().max_capacity(10).build().unwrap();
+    let ttl = Duration::from_millis(1_200);
+    cache.insert_with_ttl(2, 2, Some(secs(3600)));
+    cache.insert_with_ttl(1, 1, Some(ttl));
+    let deadline = std::time::Instant::now() + ttl;
+    let give_up = deadline + secs(10);
+    let mut hits = 0u64;
+    loop {
+        let started = std::time::Instant::now();
+        match cache.get(&1) {
+            Some(_) => assert!(started < deadline, "returned {:?} late", started - deadline),
+            None => break,
+        }
+        hits += 1;
+        assert!(started < give_up, "the entry never expired");
+    }
+    assert!(hits > 0 && cache.get(&2) == Some(2));
+    assert_eq!(cache.stats().expirations, 1);
+}
