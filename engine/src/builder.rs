@@ -187,9 +187,11 @@ impl<K, V, S> CacheBuilder<K, V, S> {
     }
 
     /// The clock deadlines are measured with. Default: the kernel's coarse monotonic clock
-    /// on Linux (a few ns per read; reads may then expire an entry up to two kernel ticks,
-    /// 2 to 8 ms, before its TTL, never after), quanta's clock elsewhere. A clock given
-    /// here is used exactly: `quanta::Clock::new()` for TSC precision, or
+    /// on Linux (reads may then expire an entry up to two kernel ticks, 2 to 8 ms, before
+    /// its TTL, never after; a hit more than a second from its deadline skips the clock
+    /// and trusts the reading a shared ticker thread publishes every 10 ms, see
+    /// `docs/architecture.md`), quanta's clock elsewhere. A clock given here is used
+    /// exactly, and read on every timed hit: `quanta::Clock::new()` for TSC precision, or
     /// `quanta::Clock::mock()`'s clock to drive time by hand in tests or trace replays.
     pub fn clock(mut self, clock: quanta::Clock) -> Self {
         self.clock = Some(clock);

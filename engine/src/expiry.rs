@@ -136,8 +136,13 @@ impl<K, V> ShardTimers<K, V> {
         let tick = tick_at_or_after(unsafe { node.deref() }.deadline());
         // SAFETY: we hold `busy`, which grants exclusive access to the wheel.
         unsafe {
-            self.wheel
-                .with_mut(|wheel| wheel.schedule(TimerRef(node.as_raw()), tick))
+            self.wheel.with_mut(|wheel| {
+                wheel.schedule(TimerRef(node.as_raw()), tick);
+                // Timers of entries evicted, replaced or removed long before their
+                // deadline pile up while nothing is due: without this, a churn of long
+                // TTLs would only compact when a drain or a due tick runs the wheel.
+                self.maybe_compact(wheel, guard);
+            })
         };
         // Keeps `next_tick` a lower bound. Only holders of `busy` store to it, so a load
         // and a store suffice (no locked instruction on the insert path).

@@ -53,8 +53,11 @@
 //! ```
 //!
 //! A read never returns an entry past its TTL: it compares the entry's deadline with the
-//! kernel's coarse monotonic clock (a few ns; it may expire an entry up to two kernel
-//! ticks, 2 to 8 ms, early; give the builder a `quanta::Clock` for exact time). Expired entries nobody reads are reclaimed by a hierarchical
+//! kernel's coarse monotonic clock (it may expire an entry up to two kernel ticks, 2 to 8
+//! ms, early; give the builder a `quanta::Clock` for exact time). A hit more than a
+//! second from its deadline does not even read the clock: it trusts the time a shared
+//! ticker thread publishes every 10 ms, which bounds real time unless that thread is kept
+//! off every CPU for a second. Expired entries nobody reads are reclaimed by a hierarchical
 //! timing wheel per shard (1.05 ms ticks, 6 levels of 64 slots), advanced a little on
 //! writes, by [`Cache::run_pending_tasks`], and by an optional background thread
 //! ([`CacheBuilder::cleanup_interval`]) that stops when the cache is dropped.

@@ -241,12 +241,21 @@ fn churn(cache: &Cache<u64, Val>, seed: u64, ops: u64, universe: u64, sampler: &
     }
 }
 
-/// Churns a cache of `capacity` over `universe` keys with `threads` threads, `ops` ops
-/// in all after the warm-up.
-fn steady_state(capacity: u64, universe: u64, threads: u64, ops: u64) -> (Heap, Cache<u64, Val>) {
+/// Churns a cache of `capacity` (every entry living `ttl`, if given) over `universe` keys
+/// with `threads` threads, `ops` ops in all after the warm-up.
+fn steady_state(
+    (capacity, ttl): (u64, Option<Duration>),
+    universe: u64,
+    threads: u64,
+    ops: u64,
+) -> (Heap, Cache<u64, Val>) {
     settle_epoch();
     let before = live();
-    let cache: Cache<u64, Val> = Cache::with_capacity(capacity).unwrap();
+    let builder = Cache::builder().max_capacity(capacity);
+    let cache: Cache<u64, Val> = match ttl {
+        Some(ttl) => builder.default_ttl(ttl).build().unwrap(),
+        None => builder.build().unwrap(),
+    };
     let per_thread = ops / ROUNDS / threads;
     let seeds = AtomicU64::new(1);
     let heap = measure_rounds(threads, before, |_, sampler| {
@@ -265,7 +274,7 @@ const RUNNING_FACTOR_ONE_THREAD: f64 = 3.0;
 /// the workload runs (millions of operations would grow the heap by hundreds of times).
 const RUNNING_FACTOR_OVERSUBSCRIBED: f64 = 32.0;
 
-fn churn_test(name: &str, capacity: u64, universe: u64, ops: u64) {
+fn churn_test(name: &str, capacity: (u64, Option<Duration>), universe: u64, ops: u64) {
     for (threads, factor) in [
         (1, RUNNING_FACTOR_ONE_THREAD),
         (4, RUNNING_FACTOR_OVERSUBSCRIBED),
@@ -281,7 +290,7 @@ fn churn_test(name: &str, capacity: u64, universe: u64, ops: u64) {
         );
         assert!(s.removals > 0 && s.replacements > 0, "{s:?}");
         heap.assert_bounded(factor);
-        if capacity < universe {
+        if capacity.0 < universe {
             assert!(s.evictions > 0, "{s:?}");
         } else {
             assert_eq!(s.evictions, 0, "{s:?}");
@@ -292,7 +301,18 @@ fn churn_test(name: &str, capacity: u64, universe: u64, ops: u64) {
 #[test]
 fn heap_stays_bounded_under_eviction_churn() {
     alone(|| {
-        churn_test("eviction churn", 10_000, 100_000, 4_000_000);
+        churn_test("eviction churn", (10_000, None), 100_000, 4_000_000);
+    });
+}
+
+/// Hazard 3 with timers: entries that live an hour, evicted, replaced and removed long
+/// before they expire, leave dead timers in the wheels, which never fire while the test
+/// runs; compaction must keep them (and the nodes they hold) bounded.
+#[test]
+fn heap_stays_bounded_under_long_ttl_churn() {
+    alone(|| {
+        let hour = Some(Duration::from_secs(3600));
+        churn_test("long-TTL churn", (10_000, hour), 100_000, 4_000_000);
     });
 }
 
@@ -301,7 +321,7 @@ fn heap_stays_bounded_under_eviction_churn() {
 #[test]
 fn heap_stays_bounded_under_update_churn_without_eviction() {
     alone(|| {
-        churn_test("update churn", 100_000, 10_000, 2_000_000);
+        churn_test("update churn", (100_000, None), 10_000, 2_000_000);
     });
 }
 
