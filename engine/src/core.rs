@@ -253,6 +253,18 @@ where
         deadline != NEVER && deadline <= self.time.now() + self.time.slack()
     }
 
+    /// [`Self::is_expired`], with the clock reading `now` if the caller has one (a
+    /// timed insert: no second clock read), else the ticker's bound or the clock.
+    #[inline]
+    fn is_expired_at(&self, node: &Node<K, V>, now: Option<u64>) -> bool {
+        let deadline = node.deadline();
+        match now {
+            _ if deadline == NEVER => false,
+            Some(now) => deadline <= now + self.time.slack(),
+            None => !self.time.surely_before(deadline) && self.is_expired(node),
+        }
+    }
+
     /// Remaining time to live of `key`'s entry (see `Cache::remaining_ttl`).
     pub(crate) fn remaining<Q>(&self, key: &Q) -> Option<Option<Duration>>
     where
@@ -299,7 +311,7 @@ where
         loop {
             let first = bucket.load(Ordering::Acquire, guard);
             let found = table::find(first, &node.key, guard);
-            if let Some(stale) = found.filter(|n| self.is_expired(n)) {
+            if let Some(stale) = found.filter(|n| self.is_expired_at(n, now)) {
                 // An expired entry is not replaced (nor returned): it expires first.
                 self.kill_and_unlink(shard_idx, stale, RemovalCause::Expired, guard);
                 continue;
