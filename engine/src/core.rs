@@ -261,7 +261,10 @@ where
         match now {
             _ if deadline == NEVER => false,
             Some(now) => deadline <= now + self.time.slack(),
-            None => !self.time.surely_before(deadline) && self.is_expired(node),
+            None => {
+                !self.time.surely_before(deadline)
+                    && deadline <= self.time.now() + self.time.slack()
+            }
         }
     }
 
