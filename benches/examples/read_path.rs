@@ -229,18 +229,6 @@ fn w4(mode: &str, ops: usize) -> (f64, u64) {
         insert(k);
     });
     let result = timed(&stream, ops, insert);
-    let mut slow = [0u64; 3];
-    let mut worst = std::time::Duration::ZERO;
-    for &k in stream.iter().take(ops) {
-        let started = std::time::Instant::now();
-        insert(k);
-        let took = started.elapsed();
-        worst = worst.max(took);
-        for (i, limit) in [10u64, 100, 1000].into_iter().enumerate() {
-            slow[i] += u64::from(took.as_micros() as u64 >= limit);
-        }
-    }
-    eprintln!("{mode}: inserts over 10/100/1000 us: {slow:?}, worst {worst:?}");
     let started = std::time::Instant::now();
     drop(cache);
     eprintln!("{mode}: dropping the cache took {:.1?}", started.elapsed());

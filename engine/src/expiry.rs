@@ -25,17 +25,11 @@
 
 use crate::node::{release, Node, UNTIMED};
 use crate::queue::SegmentedQueue;
-use crate::sync::{
-    prefetch, AtomicBool, AtomicU64, AtomicUsize, ExclusiveCell, Guard, Ordering, Shared,
-};
+use crate::sync::{AtomicBool, AtomicU64, AtomicUsize, ExclusiveCell, Guard, Ordering, Shared};
 use crate::wheel::{Fired, TimingWheel};
 
 /// log2 of the wheel tick in nanoseconds: one tick ≈ 1.05 ms.
 pub(crate) const TICK_SHIFT: u32 = 20;
-
-/// Timers a direct schedule examines for death (see `wheel/sweep.rs`): the dead share of
-/// a wheel settles at or below 1/3 while at most one timed entry dies per schedule.
-const SWEEP_BUDGET: usize = 3;
 
 /// Dead timers a shard may hold beyond its live ones before the wheel is compacted.
 const COMPACT_SLACK: usize = 64;
@@ -145,10 +139,8 @@ impl<K, V> ShardTimers<K, V> {
             self.wheel.with_mut(|wheel| {
                 wheel.schedule(TimerRef(node.as_raw()), tick);
                 // Timers of entries evicted, replaced or removed long before their
-                // deadline pile up while nothing is due: each schedule sweeps a few (see
-                // `wheel/sweep.rs`), and compacts all if they still outnumber the live.
-                let keep = |timer: &TimerRef<K, V>| self.keep_live(*timer, guard);
-                wheel.sweep(SWEEP_BUDGET, keep, |timer| prefetch(timer.as_ptr()));
+                // deadline pile up while nothing is due: without this, a churn of long
+                // TTLs would only compact when a drain or a due tick runs the wheel.
                 self.maybe_compact(wheel, guard);
             })
         };
@@ -264,17 +256,14 @@ impl<K, V> ShardTimers<K, V> {
         if dead <= pending - dead + COMPACT_SLACK as isize {
             return;
         }
-        wheel.retain(|timer| self.keep_live(*timer, guard));
-    }
-
-    /// Whether a timer in the wheel still belongs to a live node; if not, releases it.
-    fn keep_live(&self, timer: TimerRef<K, V>, guard: &Guard) -> bool {
-        // SAFETY: the wheel holds the timer reference.
-        let live = unsafe { timer.shared().deref() }.is_live(guard);
-        if !live {
-            self.drop_dead(timer, guard);
-        }
-        live
+        wheel.retain(|timer| {
+            // SAFETY: the wheel holds the timer reference.
+            let live = unsafe { timer.shared().deref() }.is_live(guard);
+            if !live {
+                self.drop_dead(*timer, guard);
+            }
+            live
+        });
     }
 
     /// Validates the wheel and calls `f` on every timer reference the shard holds (inbox

@@ -223,8 +223,6 @@ pub(crate) struct TimingWheel<T> {
     /// the epoch of `overflow_min`.
     overflow: Vec<(T, u64)>,
     overflow_min: u64,
-    /// Where the next incremental sweep (`sweep.rs`) resumes.
-    sweep_cursor: sweep::SweepCursor,
     /// Buckets processed by `advance` since creation: lets tests check the cost bound.
     #[cfg(test)]
     steps: u64,
@@ -247,7 +245,6 @@ impl<T> TimingWheel<T> {
             due_min: u64::MAX,
             overflow: Vec::new(),
             overflow_min: u64::MAX,
-            sweep_cursor: sweep::SweepCursor::default(),
             #[cfg(test)]
             steps: 0,
         }
@@ -560,8 +557,6 @@ fn validate_level<T>(level: &Level<T>, index: usize, elapsed: u64) -> Result<usi
     }
     Ok(count)
 }
-
-mod sweep;
 
 #[cfg(test)]
 #[path = "wheel/tests.rs"]

@@ -374,8 +374,6 @@ enum Step {
     Advance(u64),
     /// Keep items whose id `% 3 != residue`.
     Retain(u64),
-    /// Sweep this many items, rejecting ids `% 3 == residue`.
-    Sweep(u64, usize),
 }
 
 /// Distances that hit level boundaries, epochs and the overflow list.
@@ -393,7 +391,6 @@ fn step() -> impl Strategy<Value = Step> {
         1 => (0i64..200).prop_map(|d| Step::Schedule(-d)),
         4 => distance().prop_map(Step::Advance),
         1 => (0u64..3).prop_map(Step::Retain),
-        2 => (0u64..3, 0usize..6).prop_map(|(r, b)| Step::Sweep(r, b)),
     ]
 }
 
@@ -449,24 +446,6 @@ fn apply(wheel: &mut TimingWheel<u64>, model: &mut Model, step: &Step, next_id: 
             wheel.retain(|id| id % 3 != residue);
             model.pending.retain(|(_, id)| id % 3 != residue);
         }
-        Step::Sweep(residue, budget) => {
-            let mut rejected = Vec::new();
-            let mut examined = 0;
-            let removed = wheel.sweep(
-                budget,
-                |&id| {
-                    examined += 1;
-                    let keep = id % 3 != residue;
-                    if !keep {
-                        rejected.push(id);
-                    }
-                    keep
-                },
-                |_| {},
-            );
-            assert!(examined <= budget && removed == rejected.len());
-            model.pending.retain(|(_, id)| !rejected.contains(id));
-        }
     }
 }
 
@@ -486,59 +465,6 @@ fn check(wheel: &TimingWheel<u64>, model: &Model) {
         (Some(bound), Some(&(earliest, _))) => assert!(bound <= earliest),
         (got, want) => panic!("next_deadline {got:?} with earliest {want:?}"),
     }
-}
-
-#[test]
-fn sweeps_go_round_every_level_and_remove_only_the_rejected() {
-    let mut wheel = TimingWheel::new();
-    let deadlines = (0..300u64).map(|i| 1 + i * i * 997 % (1 << 30));
-    for (id, deadline) in deadlines.enumerate() {
-        wheel.schedule(id as u64, deadline);
-    }
-    let levels_used = (0..LEVELS)
-        .filter(|&l| wheel.levels[l].occupied != 0)
-        .count();
-    assert!(
-        levels_used >= 4,
-        "the items should span levels, got {levels_used}"
-    );
-    let mut seen = std::collections::HashSet::new();
-    let mut removed = Vec::new();
-    for _ in 0..200 {
-        wheel.sweep(
-            3,
-            |&id| {
-                seen.insert(id);
-                if id % 5 == 0 {
-                    removed.push(id);
-                }
-                id % 5 != 0
-            },
-            |_| {},
-        );
-        wheel.validate().unwrap();
-    }
-    assert_eq!(seen.len(), 300, "200 sweeps of 3 visit all 300 items");
-    removed.sort_unstable();
-    assert_eq!(
-        removed,
-        (0..300).filter(|id| id % 5 == 0).collect::<Vec<_>>()
-    );
-    let mut left = Vec::new();
-    wheel.for_each(|&id| left.push(id));
-    left.sort_unstable();
-    assert_eq!(left, (0..300).filter(|id| id % 5 != 0).collect::<Vec<_>>());
-    assert_eq!(wheel.len(), 240);
-}
-
-#[test]
-fn a_sweep_of_an_empty_wheel_examines_nothing() {
-    let mut wheel = TimingWheel::<u64>::new();
-    assert_eq!(wheel.sweep(4, |_| panic!("no item to examine"), |_| {}), 0);
-    wheel.schedule(1, 5);
-    wheel.advance(10, |_, _| Fired::Done);
-    assert_eq!(wheel.sweep(4, |_| panic!("no item to examine"), |_| {}), 0);
-    wheel.validate().unwrap();
 }
 
 proptest! {
