@@ -387,7 +387,8 @@ where
             }
         };
         if deadline != NEVER {
-            self.timers[shard].schedule(id, key.clone(), deadline);
+            let deadline_of = node_deadline(&self.entries);
+            self.timers[shard].schedule((id, key.clone(), deadline), deadline_of);
         }
         // The engine runs the hand again after linking (for concurrent overshoot); a
         // single thread is already within capacity, so this evicts nothing.
@@ -460,9 +461,7 @@ where
     }
 
     fn run_timers(&mut self, shard: usize) {
-        let entries = &self.entries;
-        let deadline_of =
-            |id: u64, key: &K| entries.get(key).filter(|e| e.id == id).map(|e| e.deadline);
+        let deadline_of = node_deadline(&self.entries);
         let expired = self.timers[shard].expire(self.now, deadline_of);
         for key in expired {
             self.kill(&key, Cause::Expired);
@@ -510,4 +509,12 @@ where
         }
         false
     }
+}
+
+/// What the timers ask of the model: the deadline of node `id` of `key` if that node is
+/// the key's live entry, `None` if it died.
+fn node_deadline<K: Hash + Eq, V>(
+    entries: &HashMap<K, Entry<V>>,
+) -> impl Fn(u64, &K) -> Option<u64> + '_ {
+    |id, key| entries.get(key).filter(|e| e.id == id).map(|e| e.deadline)
 }

@@ -10,7 +10,8 @@
 //! What the engine does, and this model with it (`t` is a tick, `now >> TICK_SHIFT`):
 //! - A write that links a timed node schedules its timer in the wheel at tick
 //!   `ceil(deadline / 2^20)` of its deadline at that moment, and lowers `next_tick` to
-//!   that tick if it is earlier.
+//!   that tick if it is earlier. Then, if dead timers outnumber live ones by more than
+//!   64, they are compacted away (`next_tick` stays: still a lower bound).
 //! - `expire(now)` (on a write when [`ShardTimers::due`], or always on
 //!   `run_pending_tasks`) fires every timer of tick `<= t`: a dead node's timer is
 //!   dropped, a node whose deadline moved past `now` (time-to-idle) is rescheduled at its
@@ -86,11 +87,18 @@ impl<K> ShardTimers<K> {
         self.wheel.len()
     }
 
-    /// A write just linked timed node `id` of `key`, expiring at `deadline`.
-    pub fn schedule(&mut self, id: u64, key: K, deadline: u64) {
+    /// A write just linked timed node `id` of `key`, expiring at `deadline`; then, as
+    /// the engine does while it holds the wheel, compacts if dead timers outnumber live
+    /// ones by more than 64 (`deadline_of` as for [`Self::expire`]).
+    pub fn schedule(
+        &mut self,
+        (id, key, deadline): (u64, K, u64),
+        deadline_of: impl Fn(u64, &K) -> Option<u64>,
+    ) {
         let tick = tick_at_or_after(deadline);
         self.wheel.push((id, key, tick));
         self.next_tick = self.next_tick.min(tick);
+        self.compact(0, &deadline_of);
     }
 
     /// The engine's `ShardTimers::due`: would a write at `now` advance this wheel?
