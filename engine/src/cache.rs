@@ -200,7 +200,7 @@ where
     {
         let (value, deadline) = self
             .core
-            .lookup_node(key, true, |node| (node.value.clone(), node.deadline()))?;
+            .lookup_node(key, true, |node| (V::clone(&node.value), node.deadline()))?;
         // The read found it live, so a deadline that passed since reads as zero left.
         let left = self
             .core
@@ -316,7 +316,7 @@ where
         let guard = self.core.pin();
         match self.core.try_upsert(key, value, ttl, &guard) {
             // SAFETY: the replaced node is protected by `guard`, which is still pinned.
-            Ok(old) => Ok(old.map(|old| unsafe { old.deref() }.value.clone())),
+            Ok(old) => Ok(old.map(|old| V::clone(&unsafe { old.deref() }.value))),
             Err((key, weight)) => Err((
                 key,
                 InsertError::TooHeavy {

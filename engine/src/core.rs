@@ -374,7 +374,7 @@ where
         self.run_due_timers(shard_idx, now, guard);
         if let Some(old) = replaced {
             // SAFETY: protected by `guard`; all bookkeeping is done.
-            self.notify(unsafe { old.deref() }, RemovalCause::Replaced);
+            self.bury(unsafe { old.deref() }, RemovalCause::Replaced, guard);
         }
         replaced
     }
@@ -508,7 +508,7 @@ where
         // SAFETY: we hold the queue's reference and give it up once, here. The node stays
         // readable for the listener below: destruction waits for `guard` to unpin.
         unsafe { release(ptr, DEQUEUED, guard) };
-        self.notify(node, cause);
+        self.bury(node, cause, guard);
     }
 
     /// Drops dead nodes from a shard's queue when they outnumber the live ones
@@ -594,14 +594,19 @@ where
             _ => Counter::Removal,
         });
         self.maybe_compact(shard_idx, guard);
-        self.notify(node, cause);
+        self.bury(node, cause, guard);
         true
     }
 
-    pub(crate) fn notify(&self, node: &Node<K, V>, cause: RemovalCause) {
+    /// The last word on a node this thread killed: the listener hears of it, then its
+    /// value goes to the epoch (see [`Node::retire_value`]).
+    pub(crate) fn bury(&self, node: &Node<K, V>, cause: RemovalCause, guard: &Guard) {
         if let Some(listener) = &self.listener {
             listener(&node.key, &node.value, cause);
         }
+        // SAFETY: every caller killed `node` (one kill per node, so one burial) under
+        // `guard`, which protects it.
+        unsafe { node.retire_value(guard) };
     }
 
     /// Inserts, first checking the entry fits the capacity at all.
@@ -675,7 +680,7 @@ where
         self.maybe_compact(shard_idx, guard);
         for ptr in expired {
             // SAFETY: still protected by `guard`.
-            self.notify(unsafe { ptr.deref() }, RemovalCause::Expired);
+            self.bury(unsafe { ptr.deref() }, RemovalCause::Expired, guard);
         }
     }
 

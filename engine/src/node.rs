@@ -9,9 +9,16 @@
 //! let go of it (hazard 2 of `docs/architecture.md`). In particular the wheel can never
 //! hold a pointer to a freed entry: its reference keeps the node alive.
 //!
+//! A dead node can outlive its death by a while (until the CLOCK hand pops it, or its
+//! timer fires or is compacted away), but its value does not: whoever kills a node moves
+//! the value out into a drop deferred through the epoch ([`Node::retire_value`]), so dead
+//! entries hold no value memory beyond one epoch, whatever their size.
+//!
 //! Liveness is not a state bit: a node is *live* while its `next` pointer is unmarked.
 //! Marking `next` (one CAS) is the single linearization point of remove, replace and
 //! evict, so exactly one thread kills each node and accounts for its weight.
+
+use std::mem::ManuallyDrop;
 
 use crate::sync::{Atomic, AtomicU64, Guard, Ordering, Shared};
 
@@ -28,6 +35,9 @@ pub(crate) const DEQUEUED: u64 = 1 << 2;
 /// State bit: the shard's timers (inbox or wheel) have given the node up. Set from
 /// birth for nodes that never expire.
 pub(crate) const UNTIMED: u64 = 1 << 3;
+/// State bit: the value was moved out when the node died; dropping the node must not drop
+/// it again.
+const VALUE_RETIRED: u64 = 1 << 4;
 /// All owners: a node is freed when all three have let go.
 const OWNERS: u64 = UNLINKED | DEQUEUED | UNTIMED;
 /// `deadline` of a node that never expires.
@@ -53,7 +63,9 @@ pub(crate) struct Node<K, V> {
     /// Changes only under time-to-idle (a hit pushes it forward).
     deadline: AtomicU64,
     pub(crate) key: K,
-    pub(crate) value: V,
+    /// Dropped by [`Node::retire_value`]'s deferred drop if the node died, else with the
+    /// node.
+    pub(crate) value: ManuallyDrop<V>,
 }
 
 impl<K, V> Node<K, V> {
@@ -67,7 +79,7 @@ impl<K, V> Node<K, V> {
             state: AtomicU64::new(weight << WEIGHT_SHIFT | untimed),
             deadline: AtomicU64::new(deadline),
             key,
-            value,
+            value: ManuallyDrop::new(value),
         }
     }
 
@@ -142,6 +154,42 @@ impl<K, V> Node<K, V> {
                 Ok(_) => return true,
                 Err(e) => next = e.current,
             }
+        }
+    }
+}
+
+impl<K, V> Node<K, V> {
+    /// Moves the value of a node that just died into a drop deferred through the epoch.
+    /// Threads that may still read it were pinned before this call, so the drop runs
+    /// after them; threads that pin later cannot reach a dead node's value (lookups skip
+    /// marked nodes). The flag keeps the node's own drop from dropping it again.
+    ///
+    /// # Safety
+    /// The caller killed the node (its `next` is marked) and `guard` protects it.
+    pub(crate) unsafe fn retire_value(&self, guard: &Guard) {
+        // Nothing to free early, or every owner has let go and the node, value included,
+        // is already on its way to the epoch.
+        if !std::mem::needs_drop::<V>() || self.state.load(Ordering::Acquire) & OWNERS == OWNERS {
+            return;
+        }
+        if self.state.fetch_or(VALUE_RETIRED, Ordering::AcqRel) & VALUE_RETIRED != 0 {
+            return;
+        }
+        // SAFETY: the flag, set here once, hands the value to this copy alone: the node's
+        // drop skips it. The bytes stay in place for readers pinned before this call.
+        let value = unsafe { std::ptr::read(&*self.value) };
+        // SAFETY: the closure only drops the value it owns, after every thread pinned now
+        // has unpinned. `V: Send` is what already lets nodes be freed on any thread.
+        unsafe { guard.defer_unchecked(move || drop(value)) };
+    }
+}
+
+impl<K, V> Drop for Node<K, V> {
+    fn drop(&mut self) {
+        if self.state.load(Ordering::Acquire) & VALUE_RETIRED == 0 {
+            // SAFETY: the value was not retired, so this node still owns it; `&mut self`
+            // means nobody else can reach it.
+            unsafe { ManuallyDrop::drop(&mut self.value) };
         }
     }
 }

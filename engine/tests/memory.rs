@@ -325,6 +325,51 @@ fn heap_stays_bounded_under_update_churn_without_eviction() {
     });
 }
 
+/// Dead entries hold no value memory: a node evicted, replaced or removed long before its
+/// deadline stays allocated until its timer goes (up to the live count plus 64 per shard)
+/// and until the CLOCK hand passes its slot, but its value is dropped one epoch after its
+/// death. With 64 KiB values that is the difference between about 1× and 2× `max_weight`.
+#[test]
+fn dead_entries_hold_no_value_memory() {
+    alone(|| {
+        const VALUE: usize = 64 << 10;
+        const MAX_WEIGHT: u64 = 256 * VALUE as u64;
+        settle_epoch();
+        let before = live();
+        let cache: Cache<u64, Vec<u8>> = Cache::builder()
+            .weigher(|_k: &u64, v: &Vec<u8>| v.len() as u64)
+            .max_weight(MAX_WEIGHT)
+            .default_ttl(Duration::from_secs(3600))
+            .build()
+            .unwrap();
+        let mut rng = Rng::new(7);
+        // Not scaled down in debug builds: the churn must turn the cache over many times.
+        for _ in 0..20_000 {
+            let key = rng.below(1_024);
+            match rng.below(10) {
+                0 => drop(cache.remove(&key)),
+                _ => drop(cache.insert(key, vec![key as u8; VALUE])),
+            }
+        }
+        settle_epoch();
+        let heap = live() - before;
+        let s = cache.stats();
+        println!(
+            "dead entries: heap {heap} B for weighted size {}; {s:?}",
+            s.weighted_size
+        );
+        assert!(
+            s.evictions > 1_000 && s.replacements > 1_000 && s.removals > 100,
+            "{s:?}"
+        );
+        assert!(
+            heap as f64 <= 1.25 * MAX_WEIGHT as f64,
+            "heap {heap} B for a max_weight of {MAX_WEIGHT} B: dead entries keep their values"
+        );
+        drop(cache);
+    });
+}
+
 // ------------------------------------------------------------------ TTL churn
 
 /// Departures heard by the listener, by cause.
