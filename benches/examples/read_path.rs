@@ -44,10 +44,13 @@ fn cpu_time() -> Duration {
     Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
 }
 
-/// `CLOCK_MONOTONIC_COARSE`, in nanoseconds: a few loads from the vDSO page,
-/// no TSC read, with the kernel tick's resolution.
-type Vdso = unsafe extern "C" fn(libc::clockid_t, *mut libc::timespec) -> libc::c_int;
-fn vdso_fn() -> Vdso {
+/// A `clock_gettime` implementation: glibc's wrapper or the vDSO's own entry point.
+type ClockGettime = unsafe extern "C" fn(libc::clockid_t, *mut libc::timespec) -> libc::c_int;
+
+/// The vDSO's `__vdso_clock_gettime`, called directly (skipping glibc's wrapper).
+fn vdso_fn() -> ClockGettime {
+    // SAFETY: both strings are NUL-terminated; `RTLD_NOLOAD` only looks up the vDSO the
+    // kernel already mapped, and the symbol it exports has `clock_gettime`'s signature.
     unsafe {
         let h = libc::dlopen(
             c"linux-vdso.so.1".as_ptr(),
@@ -56,17 +59,19 @@ fn vdso_fn() -> Vdso {
         assert!(!h.is_null());
         let f = libc::dlsym(h, c"__vdso_clock_gettime".as_ptr());
         assert!(!f.is_null());
-        std::mem::transmute::<*mut libc::c_void, Vdso>(f)
+        std::mem::transmute::<*mut libc::c_void, ClockGettime>(f)
     }
 }
 
-fn coarse_now() -> u64 {
+/// `CLOCK_MONOTONIC_COARSE` through `gettime`, in nanoseconds: a few loads from the vDSO
+/// page, no TSC read, with the kernel tick's resolution.
+fn coarse_via(gettime: ClockGettime) -> u64 {
     let mut ts = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,
     };
     // SAFETY: `ts` is a valid, writable timespec for the duration of the call.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC_COARSE, &mut ts) };
+    unsafe { gettime(libc::CLOCK_MONOTONIC_COARSE, &mut ts) };
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
@@ -121,18 +126,13 @@ fn w1(mode: &str, ops: usize) -> (f64, u64) {
                     black_box(clock.raw());
                 }
                 if hit && mode == "hashbrown_vdso" {
-                    let mut ts = libc::timespec {
-                        tv_sec: 0,
-                        tv_nsec: 0,
-                    };
-                    unsafe { vdso(libc::CLOCK_MONOTONIC_COARSE, &mut ts) };
-                    black_box(ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64);
+                    black_box(coarse_via(vdso));
                 }
                 if hit && mode == "hashbrown_atomic" {
                     black_box(recent.load(std::sync::atomic::Ordering::Relaxed));
                 }
                 if hit && mode == "hashbrown_coarse" {
-                    black_box(coarse_now());
+                    black_box(coarse_via(libc::clock_gettime));
                 }
                 hit
             })

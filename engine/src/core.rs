@@ -246,15 +246,16 @@ where
     }
 
     /// True if a live node is past its deadline (as reads judge it), though no timer
-    /// has reclaimed it yet. Reads the clock only for nodes that can expire.
+    /// has reclaimed it yet. Reads the clock only for nodes that can expire, and not for
+    /// those the ticker's reading proves ahead.
     #[inline]
     pub(crate) fn is_expired(&self, node: &Node<K, V>) -> bool {
-        let deadline = node.deadline();
-        deadline != NEVER && deadline <= self.time.now() + self.time.slack()
+        self.is_expired_at(node, None)
     }
 
-    /// [`Self::is_expired`], with the clock reading `now` if the caller has one (a
-    /// timed insert: no second clock read), else the ticker's bound or the clock.
+    /// Whether `node` is past its deadline as reads judge it: against `now` if the caller
+    /// read the clock (a timed insert: no second read), else against the ticker's bound,
+    /// then the clock.
     #[inline]
     fn is_expired_at(&self, node: &Node<K, V>, now: Option<u64>) -> bool {
         let deadline = node.deadline();

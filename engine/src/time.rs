@@ -87,7 +87,8 @@ impl TimeSource {
     #[inline]
     pub(crate) fn now_for_deadline(&self) -> u64 {
         #[cfg(all(target_os = "linux", not(clockwheel_loom)))]
-        if matches!(self.clock, ClockKind::Coarse) && self.ticker.get().is_none() {
+        if matches!(self.clock, ClockKind::Coarse) {
+            // After the first call, one load.
             self.ticker
                 .get_or_init(|| crate::ticker::Subscription::new(coarse_now));
         }
