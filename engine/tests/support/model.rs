@@ -375,6 +375,7 @@ where
         };
         let replaced = match self.entries.insert(key.clone(), new) {
             Some(old) => {
+                self.timers[shard].cancel(old.id);
                 self.total = self.total - old.weight + weight;
                 self.stats.replacements += 1;
                 Some(old)
@@ -411,8 +412,11 @@ where
     /// Takes `key`'s entry out of the table for `cause` (`Removed` or `Expired`).
     fn kill(&mut self, key: &K, cause: Cause) -> Option<V> {
         let entry = self.entries.remove(key)?;
+        let shard = (self.shard_of)(key);
+        // A timer that fired has already left the wheel: then this finds nothing.
+        self.timers[shard].cancel(entry.id);
         self.total -= entry.weight;
-        self.live[(self.shard_of)(key)] -= 1;
+        self.live[shard] -= 1;
         match cause {
             Cause::Expired => self.stats.expirations += 1,
             _ => self.stats.removals += 1,
@@ -501,6 +505,7 @@ where
                 return true;
             }
             let entry = self.entries.remove(&key).expect("live entry");
+            self.timers[shard].cancel(entry.id);
             self.total -= entry.weight;
             self.live[shard] -= 1;
             self.stats.evictions += 1;
