@@ -361,7 +361,7 @@ where
                 self.weighted.fetch_sub(old_ref.weight(), Ordering::Relaxed);
                 shard.add_dead(1);
                 if old_ref.has_timer() {
-                    shard.timers.forget(old, guard);
+                    shard.timers.note_dead();
                 }
                 shard.queue.push(new, guard);
                 self.schedule_timer(shard, new, guard);
@@ -494,7 +494,7 @@ where
         self.weighted.fetch_sub(node.weight(), Ordering::Relaxed);
         shard.add_len(-1);
         if node.has_timer() {
-            shard.timers.forget(ptr, guard);
+            shard.timers.note_dead();
         }
         table::unlink_dead(bucket, guard);
         // A victim already past its deadline is reported as what it is.
@@ -586,9 +586,7 @@ where
         shard.add_len(-1);
         shard.add_dead(1);
         if node.has_timer() {
-            shard
-                .timers
-                .forget(Shared::from(node as *const Node<K, V>), guard);
+            shard.timers.note_dead();
         }
         let hash = self.hash(&node.key);
         table::unlink_dead(self.bucket(shard_idx, hash), guard);

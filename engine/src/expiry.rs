@@ -26,7 +26,7 @@
 use crate::node::{release, Node, UNTIMED};
 use crate::queue::SegmentedQueue;
 use crate::sync::{AtomicBool, AtomicU64, AtomicUsize, ExclusiveCell, Guard, Ordering, Shared};
-use crate::wheel::{Fired, Place, Timer, TimingWheel};
+use crate::wheel::{Fired, TimingWheel};
 
 /// log2 of the wheel tick in nanoseconds: one tick ≈ 1.05 ms.
 pub(crate) const TICK_SHIFT: u32 = 20;
@@ -50,28 +50,6 @@ impl<K, V> Clone for TimerRef<K, V> {
 }
 
 impl<K, V> Copy for TimerRef<K, V> {}
-
-/// The same timer: the same node (a node holds at most one timer reference).
-impl<K, V> PartialEq for TimerRef<K, V> {
-    fn eq(&self, other: &Self) -> bool {
-        std::ptr::eq(self.0, other.0)
-    }
-}
-
-/// The wheel records each timer's place in its node, for O(1) cancellation.
-impl<K, V> Timer for TimerRef<K, V> {
-    fn placed(&self, at: Place) {
-        // SAFETY: only the wheel calls this, on an item it holds: the timer reference
-        // keeps the node allocated. The wheel's owner is the only thread that touches
-        // `timer_place` (see `Node::timer_place`).
-        unsafe { &*self.0 }.set_timer_place(at);
-    }
-
-    fn place(&self) -> Option<Place> {
-        // SAFETY: as in `placed`.
-        Some(unsafe { &*self.0 }.timer_place())
-    }
-}
 
 // SAFETY: a `TimerRef` is only dereferenced by the thread that owns the wheel (under the
 // `busy` flag or `&mut`), and nodes are `Send + Sync` when K and V are.
@@ -173,27 +151,8 @@ impl<K, V> ShardTimers<K, V> {
         }
     }
 
-    /// A timed node was killed by someone other than the wheel: its timer is obsolete.
-    ///
-    /// If the wheel is free and holds the timer, the timer is cancelled at once, in O(1)
-    /// (the node says where it lies), and the node's timer reference released; the node
-    /// stays readable for the caller, whose `guard` keeps it from being freed. Otherwise
-    /// (another thread owns the wheel, or the timer still sits in the inbox) it is counted
-    /// dead, to be dropped when it fires or compacted away (hazard 3). Never waits.
-    pub(crate) fn forget(&self, node: Shared<'_, Node<K, V>>, guard: &Guard) {
-        if let Some(_busy) = self.own_wheel() {
-            let timer = TimerRef(node.as_raw());
-            // SAFETY: the caller's `guard` protects `node`.
-            let at = unsafe { node.deref() }.timer_place();
-            // SAFETY: we hold `busy`, which grants exclusive access to the wheel.
-            if unsafe { self.wheel.with_mut(|wheel| wheel.cancel(&timer, at)) } {
-                self.pending.fetch_sub(1, Ordering::Relaxed);
-                // SAFETY: the cancelled timer was this node's one timer reference, now
-                // out of the wheel and given up once, here.
-                unsafe { release(node, UNTIMED, guard) };
-                return;
-            }
-        }
+    /// A timed node was killed by someone other than the wheel.
+    pub(crate) fn note_dead(&self) {
         self.dead.fetch_add(1, Ordering::Relaxed);
     }
 

@@ -21,7 +21,6 @@
 use std::mem::ManuallyDrop;
 
 use crate::sync::{Atomic, AtomicU64, Guard, Ordering, Shared};
-use crate::wheel::Place;
 
 /// Tag on [`Node::next`]: the node is logically removed (Harris, "A Pragmatic
 /// Implementation of Non-Blocking Linked-Lists", DISC 2001).
@@ -63,11 +62,6 @@ pub(crate) struct Node<K, V> {
     /// When the entry expires, in nanoseconds of the cache's clock, or [`NEVER`].
     /// Changes only under time-to-idle (a hit pushes it forward).
     deadline: AtomicU64,
-    /// Where the shard's wheel keeps this node's timer ([`Place`] bits;
-    /// [`Place::NOWHERE`] while the timer is in the inbox, or if there is none). Written
-    /// and read only by the thread that owns the wheel, so Relaxed suffices: the wheel's
-    /// `busy` flag (Acquire to take, Release to give back) orders every access.
-    timer_place: AtomicU64,
     pub(crate) key: K,
     /// Dropped by [`Node::retire_value`]'s deferred drop if the node died, else with the
     /// node.
@@ -84,7 +78,6 @@ impl<K, V> Node<K, V> {
             next: Atomic::null(),
             state: AtomicU64::new(weight << WEIGHT_SHIFT | untimed),
             deadline: AtomicU64::new(deadline),
-            timer_place: AtomicU64::new(Place::NOWHERE.to_bits()),
             key,
             value: ManuallyDrop::new(value),
         }
@@ -107,17 +100,6 @@ impl<K, V> Node<K, V> {
     /// timed from birth or never (time-to-idle only moves finite deadlines).
     pub(crate) fn has_timer(&self) -> bool {
         self.deadline() != NEVER
-    }
-
-    /// Where the wheel last placed this node's timer (meaningful only to the wheel's
-    /// owner, which checks it before use: see [`crate::wheel::TimingWheel::cancel`]).
-    pub(crate) fn timer_place(&self) -> Place {
-        Place::from_bits(self.timer_place.load(Ordering::Relaxed))
-    }
-
-    /// Records where the wheel now keeps this node's timer (by the wheel's owner).
-    pub(crate) fn set_timer_place(&self, at: Place) {
-        self.timer_place.store(at.to_bits(), Ordering::Relaxed);
     }
 
     pub(crate) fn weight(&self) -> u64 {

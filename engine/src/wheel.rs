@@ -28,22 +28,13 @@
 //! - Precision is one tick: an item fires at the first `advance(now)` with
 //!   `now >= deadline`, never earlier, never rounded to a slot boundary.
 //!
-//! - [`TimingWheel::cancel`] is O(1): every item is told its bucket and index whenever it
-//!   lands somewhere ([`Timer::placed`]), and a cancel `swap_remove`s it there (see
-//!   `wheel/place.rs`). The engine cancels the timer of an entry that dies while it can
-//!   take the wheel; a timer it could not cancel is harmless (the engine checks the entry
-//!   when the timer fires) and is compacted away with [`TimingWheel::retain`].
+//! Cancellation is lazy: the engine makes obsolete timers harmless (it checks the entry
+//! when the timer fires) and compacts them with [`TimingWheel::retain`].
 //!
 //! The wheel is single-threaded (`&mut self` everywhere); the engine lets one thread at a
 //! time own a shard's wheel.
 
 use std::mem;
-
-#[path = "wheel/place.rs"]
-mod place;
-
-use place::{check_places, retain_placed, Home};
-pub(crate) use place::{Place, Timer};
 
 /// Number of levels of the wheel.
 ///
@@ -169,17 +160,11 @@ impl<T> Level<T> {
         }
     }
 
-    /// Appends to `slot` (this level being `level`) and tells the item where it lies.
-    fn push(&mut self, (level, slot): (usize, usize), item: T, deadline: u64)
-    where
-        T: Timer,
-    {
+    fn push(&mut self, slot: usize, item: T, deadline: u64) {
         if self.slots.is_empty() {
             self.slots = (0..SLOTS).map(|_| Vec::new()).collect();
         }
-        let items = &mut self.slots[slot];
-        item.placed(Place::new(Home::Slot { level, slot }, items.len()));
-        items.push((item, deadline));
+        self.slots[slot].push((item, deadline));
         self.occupied |= 1 << slot;
     }
 
@@ -264,9 +249,7 @@ impl<T> TimingWheel<T> {
             steps: 0,
         }
     }
-}
 
-impl<T: Timer> TimingWheel<T> {
     /// The current tick: the largest `now` passed to `advance` (0 initially).
     #[cfg(test)]
     pub(crate) fn elapsed(&self) -> u64 {
@@ -361,67 +344,26 @@ impl<T: Timer> TimingWheel<T> {
 
     /// Keeps only the items for which `keep` returns true (compaction of obsolete timers).
     /// O(len + occupied slots).
-    /// Items that move are told their new place.
     pub(crate) fn retain(&mut self, mut keep: impl FnMut(&T) -> bool) {
         let mut kept = 0;
-        for (level, l) in self.levels.iter_mut().enumerate() {
-            for slot in l.occupied_slots() {
-                let items = &mut l.slots[slot];
-                kept += retain_placed(items, Home::Slot { level, slot }, &mut keep);
+        for level in &mut self.levels {
+            for slot in level.occupied_slots() {
+                let items = &mut level.slots[slot];
+                items.retain(|(item, _)| keep(item));
                 if items.is_empty() {
-                    l.occupied &= !(1 << slot);
+                    level.occupied &= !(1 << slot);
                     if items.capacity() > KEEP_CAPACITY {
                         *items = Vec::new();
                     }
                 }
+                kept += items.len();
             }
         }
-        kept += retain_placed(&mut self.due, Home::Due, &mut keep);
+        self.due.retain(|(item, _)| keep(item));
         self.due_min = min_deadline(&self.due);
-        kept += retain_placed(&mut self.overflow, Home::Overflow, &mut keep);
+        self.overflow.retain(|(item, _)| keep(item));
         self.overflow_min = min_deadline(&self.overflow);
-        self.len = kept;
-    }
-
-    /// Removes `item` if it lies at `at`, in O(1); returns whether it did. A stale `at`
-    /// (the item fired, was compacted or moved without being told) finds another item or
-    /// none there and removes nothing. The item moved into the hole is told its new place.
-    pub(crate) fn cancel(&mut self, item: &T, at: Place) -> bool {
-        let Some((home, index)) = at.get() else {
-            return false;
-        };
-        let items = match home {
-            Home::Slot { level, slot } => match self.levels[level].slots.get_mut(slot) {
-                Some(items) => items,
-                None => return false,
-            },
-            Home::Due => &mut self.due,
-            Home::Overflow => &mut self.overflow,
-        };
-        if !items.get(index).is_some_and(|(found, _)| found == item) {
-            return false;
-        }
-        let (_, deadline) = items.swap_remove(index);
-        if let Some((moved, _)) = items.get(index) {
-            moved.placed(at);
-        }
-        let emptied = items.is_empty();
-        self.len -= 1;
-        self.after_cancel(home, deadline, emptied);
-        true
-    }
-
-    /// Keeps a bucket's bitmap bit and a list's minimum exact after a removal.
-    fn after_cancel(&mut self, home: Home, deadline: u64, emptied: bool) {
-        match home {
-            Home::Slot { level, slot } if emptied => self.levels[level].occupied &= !(1 << slot),
-            Home::Slot { .. } => {}
-            Home::Due if deadline == self.due_min => self.due_min = min_deadline(&self.due),
-            Home::Overflow if deadline == self.overflow_min => {
-                self.overflow_min = min_deadline(&self.overflow);
-            }
-            Home::Due | Home::Overflow => {}
-        }
+        self.len = kept + self.due.len() + self.overflow.len();
     }
 
     /// Calls `f` on every pending item, in no particular order (used by `validate()`).
@@ -459,12 +401,9 @@ impl<T: Timer> TimingWheel<T> {
     fn place(&mut self, item: T, deadline: u64) {
         match position(self.elapsed, deadline) {
             Position::Due => self.push_due(item, deadline),
-            Position::Slot { level, slot } => {
-                self.levels[level].push((level, slot), item, deadline);
-            }
+            Position::Slot { level, slot } => self.levels[level].push(slot, item, deadline),
             Position::Overflow => {
                 self.overflow_min = self.overflow_min.min(deadline);
-                item.placed(Place::new(Home::Overflow, self.overflow.len()));
                 self.overflow.push((item, deadline));
             }
         }
@@ -472,7 +411,6 @@ impl<T: Timer> TimingWheel<T> {
 
     fn push_due(&mut self, item: T, deadline: u64) {
         self.due_min = self.due_min.min(deadline);
-        item.placed(Place::new(Home::Due, self.due.len()));
         self.due.push((item, deadline));
     }
 
@@ -550,8 +488,6 @@ impl<T: Timer> TimingWheel<T> {
         for (index, level) in self.levels.iter().enumerate() {
             count += validate_level(level, index, self.elapsed)?;
         }
-        check_places(&self.due, Home::Due)?;
-        check_places(&self.overflow, Home::Overflow)?;
         for &(_, deadline) in &self.due {
             if deadline > self.elapsed {
                 return Err(format!(
@@ -589,7 +525,7 @@ fn min_deadline<T>(items: &[(T, u64)]) -> u64 {
 }
 
 /// Checks one level's bitmap and hashing; returns its item count.
-fn validate_level<T: Timer>(level: &Level<T>, index: usize, elapsed: u64) -> Result<usize, String> {
+fn validate_level<T>(level: &Level<T>, index: usize, elapsed: u64) -> Result<usize, String> {
     if level.slots.is_empty() {
         return match level.occupied {
             0 => Ok(0),
@@ -608,7 +544,6 @@ fn validate_level<T: Timer>(level: &Level<T>, index: usize, elapsed: u64) -> Res
                 items.len()
             ));
         }
-        check_places(items, Home::Slot { level: index, slot })?;
         for &(_, deadline) in items {
             let found = position(elapsed, deadline);
             if found != (Position::Slot { level: index, slot }) {

@@ -3,33 +3,11 @@
 //! `advance`, and a proptest against a sorted-list model. `validate()` runs after every
 //! mutation.
 
-use std::cell::RefCell;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
 use proptest::prelude::*;
 
 use super::*;
-
-thread_local! {
-    /// Where the wheel says each test item lies (items are `u64` ids, unique per test).
-    static PLACES: RefCell<HashMap<u64, Place>> = RefCell::new(HashMap::new());
-}
-
-/// Test items remember their place in [`PLACES`], so `validate` checks every report.
-impl Timer for u64 {
-    fn placed(&self, at: Place) {
-        PLACES.with(|p| p.borrow_mut().insert(*self, at));
-    }
-
-    fn place(&self) -> Option<Place> {
-        PLACES.with(|p| p.borrow().get(self).copied())
-    }
-}
-
-/// Where the wheel last said `item` lies.
-fn place_of(item: u64) -> Place {
-    PLACES.with(|p| p.borrow()[&item])
-}
 
 /// One tick more than level `level` can hold from `elapsed = 0`: 64^(level + 1).
 const fn span(level: u32) -> u64 {
@@ -327,90 +305,6 @@ fn retain_keeps_exactly_the_chosen_items() {
 }
 
 #[test]
-fn cancel_removes_exactly_the_item_from_every_kind_of_bucket() {
-    let mut wheel = wheel_at(100);
-    // Due, level 0, two in one level-2 slot, level 5, overflow.
-    let deadlines = [
-        (1, 50),
-        (2, 101),
-        (3, 5000),
-        (4, 5001),
-        (5, span(5) + 1),
-        (6, 1 << 45),
-    ];
-    for &(item, d) in &deadlines {
-        schedule(&mut wheel, item, d);
-    }
-    for &(item, _) in &deadlines {
-        let at = place_of(item);
-        assert!(
-            wheel.cancel(&item, at),
-            "item {item} not found at {:?}",
-            at.get()
-        );
-        wheel.validate().unwrap();
-        // Cancelled: the same place no longer holds it.
-        assert!(!wheel.cancel(&item, at));
-        let mut left = Vec::new();
-        wheel.for_each(|&i| left.push(i));
-        assert!(!left.contains(&item));
-    }
-    assert!(wheel.is_empty());
-    assert_eq!(wheel.next_deadline(), None);
-}
-
-#[test]
-fn cancel_tells_the_item_moved_into_the_hole_and_keeps_bounds() {
-    let mut wheel = wheel_at(0);
-    for item in 0..5 {
-        schedule(&mut wheel, item, 10); // one level-0 slot
-    }
-    schedule(&mut wheel, 9, 5000);
-    assert!(wheel.cancel(&1, place_of(1)));
-    wheel.validate().unwrap(); // item 4 now sits at index 1 and knows it
-    assert!(wheel.cancel(&4, place_of(4)));
-    wheel.validate().unwrap();
-    // A wrong item or a place from elsewhere removes nothing.
-    assert!(!wheel.cancel(&0, place_of(2)));
-    assert!(!wheel.cancel(&0, Place::NOWHERE));
-    assert_eq!(wheel.len(), 4);
-    for item in [0, 2, 3] {
-        assert!(wheel.cancel(&item, place_of(item)));
-    }
-    // The slot emptied: the bound moves on to the remaining timer's slot.
-    assert_eq!(wheel.next_deadline(), Some(4096));
-    assert_eq!(advance(&mut wheel, 5000), [(9, 5000)]);
-}
-
-#[test]
-fn a_fired_item_cannot_be_cancelled_through_its_stale_place() {
-    let mut wheel = wheel_at(0);
-    schedule(&mut wheel, 1, 10);
-    let stale = place_of(1);
-    assert_eq!(advance(&mut wheel, 10), [(1, 10)]);
-    assert!(advance(&mut wheel, 64).is_empty());
-    schedule(&mut wheel, 2, 74); // level 0, slot 10, index 0: item 1's old place
-    assert_eq!(place_of(2), stale);
-    assert!(!wheel.cancel(&1, stale));
-    assert_eq!(wheel.len(), 1);
-    assert_eq!(advance(&mut wheel, 74), [(2, 74)]);
-}
-
-#[test]
-fn places_is_a_bijection_of_bucket_and_index() {
-    let homes = (0..LEVELS)
-        .flat_map(|level| (0..SLOTS).map(move |slot| Home::Slot { level, slot }))
-        .chain([Home::Due, Home::Overflow]);
-    for home in homes {
-        for index in [0, 1, 63, u32::MAX as usize - 1] {
-            assert_eq!(Place::new(home, index).get(), Some((home, index)));
-        }
-        assert_eq!(Place::new(home, u32::MAX as usize), Place::NOWHERE);
-    }
-    assert_eq!(Place::NOWHERE.get(), None);
-}
-
-#[test]
 fn drain_and_for_each_see_every_item() {
     let mut wheel = wheel_at(70);
     let deadlines = [1, 70, 71, 200, 9000, span(4) + 5, span(5) * 2];
@@ -480,8 +374,6 @@ enum Step {
     Advance(u64),
     /// Keep items whose id `% 3 != residue`.
     Retain(u64),
-    /// Cancel the pending item of this rank (modulo the number pending), at its place.
-    Cancel(usize),
 }
 
 /// Distances that hit level boundaries, epochs and the overflow list.
@@ -499,7 +391,6 @@ fn step() -> impl Strategy<Value = Step> {
         1 => (0i64..200).prop_map(|d| Step::Schedule(-d)),
         4 => distance().prop_map(Step::Advance),
         1 => (0u64..3).prop_map(Step::Retain),
-        2 => any::<usize>().prop_map(Step::Cancel),
     ]
 }
 
@@ -555,16 +446,6 @@ fn apply(wheel: &mut TimingWheel<u64>, model: &mut Model, step: &Step, next_id: 
             wheel.retain(|id| id % 3 != residue);
             model.pending.retain(|(_, id)| id % 3 != residue);
         }
-        Step::Cancel(rank) if !model.pending.is_empty() => {
-            let pick = *model
-                .pending
-                .iter()
-                .nth(rank % model.pending.len())
-                .unwrap();
-            assert!(wheel.cancel(&pick.1, place_of(pick.1)), "cancel {pick:?}");
-            model.pending.remove(&pick);
-        }
-        Step::Cancel(_) => assert!(!wheel.cancel(&0, Place::NOWHERE)),
     }
 }
 
@@ -588,8 +469,7 @@ fn check(wheel: &TimingWheel<u64>, model: &Model) {
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 512, failure_persistence: None, ..ProptestConfig::default() })]
-    /// Random schedules, advances (with reschedules), retains and cancels against a sorted
-    /// list.
+    /// Random schedules, advances (with reschedules) and retains against a sorted list.
     #[test]
     fn matches_a_sorted_list(steps in prop::collection::vec(step(), 1..120)) {
         let mut wheel = TimingWheel::new();

@@ -375,7 +375,6 @@ where
         };
         let replaced = match self.entries.insert(key.clone(), new) {
             Some(old) => {
-                self.timers[shard].cancel(old.id);
                 self.total = self.total - old.weight + weight;
                 self.stats.replacements += 1;
                 Some(old)
@@ -412,11 +411,8 @@ where
     /// Takes `key`'s entry out of the table for `cause` (`Removed` or `Expired`).
     fn kill(&mut self, key: &K, cause: Cause) -> Option<V> {
         let entry = self.entries.remove(key)?;
-        let shard = (self.shard_of)(key);
-        // A timer that fired has already left the wheel: then this finds nothing.
-        self.timers[shard].cancel(entry.id);
         self.total -= entry.weight;
-        self.live[shard] -= 1;
+        self.live[(self.shard_of)(key)] -= 1;
         match cause {
             Cause::Expired => self.stats.expirations += 1,
             _ => self.stats.removals += 1,
@@ -505,7 +501,6 @@ where
                 return true;
             }
             let entry = self.entries.remove(&key).expect("live entry");
-            self.timers[shard].cancel(entry.id);
             self.total -= entry.weight;
             self.live[shard] -= 1;
             self.stats.evictions += 1;

@@ -8,10 +8,6 @@
 //! (listener, statistics, `len`), so the exact model must predict it to the operation.
 //!
 //! What the engine does, and this model with it (`t` is a tick, `now >> TICK_SHIFT`):
-//! - A write that kills a timed node (replace, evict, remove, an expired entry met by a
-//!   read or a write) cancels its timer at once: the wheel is free, since a single thread
-//!   never holds it while it kills. Dead timers thus never pile up here; the engine only
-//!   leaves them when another thread owns the wheel, and compaction below is for those.
 //! - A write that links a timed node schedules its timer in the wheel at tick
 //!   `ceil(deadline / 2^20)` of its deadline at that moment, and lowers `next_tick` to
 //!   that tick if it is earlier. Then, if dead timers outnumber live ones by more than
@@ -103,14 +99,6 @@ impl<K> ShardTimers<K> {
         self.wheel.push((id, key, tick));
         self.next_tick = self.next_tick.min(tick);
         self.compact(0, &deadline_of);
-    }
-
-    /// Node `id` died other than by its timer firing: its timer leaves the wheel (the
-    /// engine's `ShardTimers::forget`). `next_tick` stays, still a lower bound.
-    pub fn cancel(&mut self, id: u64) {
-        if let Some(i) = self.wheel.iter().position(|t| t.0 == id) {
-            self.wheel.swap_remove(i);
-        }
     }
 
     /// The engine's `ShardTimers::due`: would a write at `now` advance this wheel?
