@@ -20,6 +20,10 @@
 //! `-` that cannot form a range (first, last, or right after a range) is a
 //! literal member; a reversed range such as `[z-a]` contributes nothing, so
 //! `[z-a]` matches no character and `[!z-a]` matches any character.
+//! Like `fnmatch.translate`, the set is judged on what is left once reversed
+//! ranges are gone, so a `!` that this brings to the front negates the set:
+//! `[z-a!b]` is `[!b]`, and `[^--!]` (where `^-` is reversed) matches any
+//! character.
 //!
 //! Matching never backtracks exponentially: it uses the classic greedy-star
 //! algorithm with a single resume point, so a match costs at most
@@ -39,6 +43,11 @@ use std::error::Error;
 use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::str::FromStr;
+
+#[path = "glob/class.rs"]
+mod class;
+
+use class::{parse_class, CharClass};
 
 /// A compiled shell-style glob pattern (Python `fnmatch.fnmatchcase`
 /// semantics; see the [module documentation](self) for the syntax).
@@ -76,22 +85,6 @@ enum Token {
     Star,
     /// `[...]`: a single character tested against a set.
     Class(CharClass),
-}
-
-/// A bracket expression after Python's range rules have been applied.
-#[derive(Clone, Debug)]
-struct CharClass {
-    negated: bool,
-    /// Inclusive ranges, each with `lo <= hi`; a single member `c` is `(c, c)`.
-    /// Empty means "no character" (or "every character" when negated).
-    ranges: Box<[(char, char)]>,
-}
-
-impl CharClass {
-    fn contains(&self, c: char) -> bool {
-        let member = self.ranges.iter().any(|&(lo, hi)| lo <= c && c <= hi);
-        member != self.negated
-    }
 }
 
 /// Why a pattern was rejected by [`Pattern::new`].
@@ -403,53 +396,6 @@ fn push_literal(tokens: &mut Vec<Token>, start: usize, end: usize) {
     tokens.push(Token::Literal { start, end });
 }
 
-/// Parses the bracket expression whose body starts at byte `body_start` (just
-/// after the `[`). Returns the class and the byte offset after its closing
-/// `]`, or `None` when there is no closing `]`.
-fn parse_class(pattern: &str, body_start: usize) -> Option<(CharClass, usize)> {
-    let rest = pattern.get(body_start..)?;
-    let negated = rest.starts_with('!');
-    let members_start = usize::from(negated);
-    // A `]` right after `[` or `[!` is a member, not the end.
-    let search_from = members_start + usize::from(rest[members_start..].starts_with(']'));
-    let close = search_from + rest[search_from..].find(']')?;
-    let members: Vec<char> = rest[members_start..close].chars().collect();
-    let class = CharClass {
-        negated,
-        ranges: class_ranges(&members).into_boxed_slice(),
-    };
-    Some((class, body_start + close + 1))
-}
-
-/// The ranges denoted by the members of a bracket expression (the text
-/// between `[`/`[!` and `]`). Read left to right, `x-y` is an inclusive range
-/// and every other character is a member, so a `-` that is first, last or
-/// right after a range is a plain member (`[a-c-e]` is `a..=c`, `-` and `e`).
-/// A reversed range `z-a` is dropped together with both endpoints.
-///
-/// This is what CPython's `fnmatch.translate` produces: it splits the body
-/// into chunks at such hyphens, deletes reversed ranges, and escapes every
-/// other `-` before handing the set to `re`.
-fn class_ranges(members: &[char]) -> Vec<(char, char)> {
-    let mut ranges = Vec::with_capacity(members.len());
-    let mut i = 0;
-    while let Some(&lo) = members.get(i) {
-        match (members.get(i + 1), members.get(i + 2)) {
-            (Some('-'), Some(&hi)) => {
-                if lo <= hi {
-                    ranges.push((lo, hi));
-                }
-                i += 3;
-            }
-            _ => {
-                ranges.push((lo, lo));
-                i += 1;
-            }
-        }
-    }
-    ranges
-}
-
 impl PartialEq for Pattern {
     fn eq(&self, other: &Self) -> bool {
         self.source == other.source
@@ -489,23 +435,6 @@ impl FromStr for Pattern {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn ranges(members: &str) -> Vec<(char, char)> {
-        class_ranges(&members.chars().collect::<Vec<_>>())
-    }
-
-    #[test]
-    fn class_ranges_follow_python_chunks() {
-        assert_eq!(ranges("a-c"), vec![('a', 'c')]);
-        assert_eq!(ranges("-a"), vec![('-', '-'), ('a', 'a')]);
-        assert_eq!(ranges("a-"), vec![('a', 'a'), ('-', '-')]);
-        assert_eq!(ranges("a-c-e"), vec![('a', 'c'), ('-', '-'), ('e', 'e')]);
-        assert_eq!(ranges("--a"), vec![('-', 'a')]);
-        assert_eq!(ranges("a--"), vec![]); // 'a' > '-': reversed, dropped
-        assert_eq!(ranges("z-a"), vec![]);
-        assert_eq!(ranges("xz-ab"), vec![('x', 'x'), ('b', 'b')]);
-        assert_eq!(ranges("a-b--c"), vec![('a', 'b'), ('-', 'c')]);
-    }
 
     #[test]
     fn tokens_merge_literals_and_stars() {

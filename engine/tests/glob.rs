@@ -184,6 +184,44 @@ fn matches_cpython_fnmatchcase_table() {
     assert!(failures.is_empty(), "mismatches:\n{}", failures.join("\n"));
 }
 
+/// Bracket sets whose reversed ranges, once `fnmatch.translate` removes them,
+/// leave nothing, a lone `!` (any character), a leading `!` (a negation) or a
+/// leading `^` (a plain member). Expected values checked by hand with
+/// `fnmatch.fnmatchcase` on CPython 3.11.7, 3.12.1 and 3.13.0 (identical).
+/// The first case is the proptest failure this test pins down.
+#[test]
+fn reversed_range_removal_matches_cpython() {
+    const CASES: &[(&str, &str, bool)] = &[
+        ("[^--!]*", "-", true), // `^-` reversed: `!` alone, `.`
+        ("[^--!]*", "x-y", true),
+        ("[^--!]", "!", true),
+        ("[^--!]", "", false),
+        ("[a--!]", "a", true), // `a--` reversed: `!` alone, `.`
+        ("[z-a!]", "q", true),
+        ("[z-a!b]", "b", false), // `[^b]`
+        ("[z-a!b]", "!", true),
+        ("[z-a!b]", "c", true),
+        ("[z-a!-c]", "-", false), // `[^-c]`: the range hyphen is now a member
+        ("[z-a!-c]", "c", false),
+        ("[z-a!-c]", "b", true),
+        ("[z-a^b]", "^", true), // `[\^b]`
+        ("[z-a^b]", "a", false),
+        ("[!b-a^]", "^", false), // `[^^]`
+        ("[!b-a^]", "b", true),
+        ("[]-!]", "]", false), // nothing left: `(?!)`
+        ("[]-!]", "!", false),
+    ];
+    for &(pattern, text, expected) in CASES {
+        let p = Pattern::new(pattern).unwrap();
+        assert_eq!(p.matches(text), expected, "{pattern:?} vs {text:?}");
+        assert_eq!(
+            reference_match(pattern, text),
+            expected,
+            "the test's reference matcher disagrees with CPython on {pattern:?} / {text:?}"
+        );
+    }
+}
+
 #[test]
 fn star_heavy_patterns_run_in_linear_time() {
     let text = "a".repeat(100_000);
