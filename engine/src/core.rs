@@ -28,10 +28,10 @@ use crossbeam_utils::CachePadded;
 
 use crate::clock::EvictionPolicy;
 use crate::listener::{Listener, RemovalCause, Weigher};
-use crate::node::{release, Node, DEQUEUED, NEVER, UNLINKED, UNTIMED};
+use crate::node::{release, NewNode, Node, DEQUEUED, NEVER, UNLINKED, UNTIMED};
 use crate::shard::Shard;
 use crate::stats::{Counter, StatsCounters};
-use crate::sync::{fence, pin, prefetch, AtomicU64, Collector, Guard, Ordering, Owned, Shared};
+use crate::sync::{fence, pin, prefetch, AtomicU64, Collector, Guard, Ordering, Shared};
 use crate::table::{self, Bucket, Linked};
 use crate::time::TimeSource;
 
@@ -311,10 +311,10 @@ where
         let shard_idx = self.shard_index(hash);
         let bucket = self.bucket(shard_idx, hash);
         prefetch(bucket); // the bucket's miss overlaps the node's allocation
-        let mut node = Owned::new(Node::new(key, value, weight, deadline));
+        let mut node = NewNode::new(key, value, weight, deadline);
         loop {
             let first = bucket.load(Ordering::Acquire, guard);
-            let found = table::find(first, &node.key, guard);
+            let found = table::find(first, &node.get().key, guard);
             if let Some(stale) = found.filter(|n| self.is_expired_at(n, now)) {
                 // An expired entry is not replaced (nor returned): it expires first.
                 self.kill_and_unlink(shard_idx, stale, RemovalCause::Expired, guard);

@@ -19,6 +19,7 @@
 //! evict, so exactly one thread kills each node and accounts for its weight.
 
 use std::mem::ManuallyDrop;
+use std::ptr::NonNull;
 
 use crate::sync::{Atomic, AtomicU64, Guard, Ordering, Shared};
 
@@ -38,6 +39,9 @@ pub(crate) const UNTIMED: u64 = 1 << 3;
 /// State bit: the value was moved out when the node died; dropping the node must not drop
 /// it again.
 const VALUE_RETIRED: u64 = 1 << 4;
+/// State bit, fixed at birth: the node can expire, and was allocated as a [`TimedNode`]
+/// (its [`Timing`] follows it in memory).
+const TIMED: u64 = 1 << 5;
 /// All owners: a node is freed when all three have let go.
 const OWNERS: u64 = UNLINKED | DEQUEUED | UNTIMED;
 /// `deadline` of a node that never expires.
@@ -50,56 +54,158 @@ pub const MAX_WEIGHT: u64 = (1 << (64 - WEIGHT_SHIFT)) - 1;
 
 /// One cache entry.
 ///
+/// Two layouts share this type. An entry that never expires is a bare `Node`: `next`,
+/// `state`, key and value (32 bytes for `u64 -> u64`). An entry that can expire is a
+/// [`TimedNode`]: the same `Node` followed by its [`Timing`] (8 bytes more), marked by
+/// the [`TIMED`] bit. Caches without TTLs thus pay nothing for expiry. The node is the
+/// first field of a `TimedNode` (`repr(C)` on both), so a pointer to either is a pointer
+/// to the node, and [`NewNode`] / [`free`] allocate and free each with its own layout.
+///
 /// Invariants:
 /// - `key` and `value` never change after the node is published.
 /// - Once `next` is marked it never changes again.
-/// - The weight bits of `state` never change; only the flag bits do.
+/// - The weight bits of `state` and its [`TIMED`] bit never change; only the other flag
+///   bits do.
+#[repr(C)]
 pub(crate) struct Node<K, V> {
     /// The next node of the bucket chain, tagged [`MARK`] once this node is dead.
     pub(crate) next: Atomic<Node<K, V>>,
-    /// `weight << 8 | flags` ([`REFERENCED`], [`UNLINKED`], [`DEQUEUED`], [`UNTIMED`]).
+    /// `weight << 8 | flags` ([`REFERENCED`], [`UNLINKED`], [`DEQUEUED`], [`UNTIMED`],
+    /// `VALUE_RETIRED`, [`TIMED`]).
     state: AtomicU64,
-    /// When the entry expires, in nanoseconds of the cache's clock, or [`NEVER`].
-    /// Changes only under time-to-idle (a hit pushes it forward).
-    deadline: AtomicU64,
     pub(crate) key: K,
     /// Dropped by [`Node::retire_value`]'s deferred drop if the node died, else with the
     /// node.
     pub(crate) value: ManuallyDrop<V>,
 }
 
-impl<K, V> Node<K, V> {
-    /// A fresh node: unreferenced, not yet released by any owner (a node that never
-    /// expires has no timer owner).
+/// What an entry that can expire carries beyond a [`Node`].
+struct Timing {
+    /// When the entry expires, in nanoseconds of the cache's clock. Changes only under
+    /// time-to-idle (a hit pushes it forward).
+    deadline: AtomicU64,
+}
+
+/// The allocation of an entry that can expire.
+#[repr(C)]
+struct TimedNode<K, V> {
+    node: Node<K, V>,
+    timing: Timing,
+}
+
+/// A node allocated and not yet published: the inserting thread owns it, and frees it
+/// with its own layout if it is dropped unlinked (a lost race that ends in a panic of
+/// user code, say). Publishing is [`NewNode::publish`].
+pub(crate) struct NewNode<K, V> {
+    ptr: NonNull<Node<K, V>>,
+}
+
+impl<K, V> NewNode<K, V> {
+    /// A fresh node: unreferenced, not yet released by any owner. A node that never
+    /// expires (`deadline == NEVER`) has no timer owner and no [`Timing`].
     pub(crate) fn new(key: K, value: V, weight: u64, deadline: u64) -> Self {
         debug_assert!(weight <= MAX_WEIGHT);
-        let untimed = if deadline == NEVER { UNTIMED } else { 0 };
-        Node {
+        let timed = if deadline == NEVER { UNTIMED } else { TIMED };
+        let node = Node {
             next: Atomic::null(),
-            state: AtomicU64::new(weight << WEIGHT_SHIFT | untimed),
-            deadline: AtomicU64::new(deadline),
+            state: AtomicU64::new(weight << WEIGHT_SHIFT | timed),
             key,
             value: ManuallyDrop::new(value),
+        };
+        let ptr = match deadline {
+            NEVER => Box::into_raw(Box::new(node)),
+            _ => {
+                let timing = Timing {
+                    deadline: AtomicU64::new(deadline),
+                };
+                Box::into_raw(Box::new(TimedNode { node, timing })).cast::<Node<K, V>>()
+            }
+        };
+        // SAFETY: `Box::into_raw` never returns null.
+        NewNode {
+            ptr: unsafe { NonNull::new_unchecked(ptr) },
         }
     }
 
+    /// The node, still private to this thread.
+    pub(crate) fn get(&self) -> &Node<K, V> {
+        // SAFETY: we own the allocation, and nothing else can reach it yet.
+        unsafe { self.ptr.as_ref() }
+    }
+
+    /// A pointer to the node for a CAS that may publish it.
+    pub(crate) fn shared<'g>(&self) -> Shared<'g, Node<K, V>> {
+        Shared::from(self.ptr.as_ptr() as *const Node<K, V>)
+    }
+
+    /// The CAS of [`NewNode::shared`] succeeded: the structures now own the node.
+    pub(crate) fn publish<'g>(self) -> Shared<'g, Node<K, V>> {
+        let shared = self.shared();
+        std::mem::forget(self);
+        shared
+    }
+}
+
+impl<K, V> Drop for NewNode<K, V> {
+    fn drop(&mut self) {
+        // SAFETY: never published, so this thread alone can reach it.
+        unsafe { free(self.ptr.as_ptr()) }
+    }
+}
+
+/// Frees a node, value included unless retired, with the layout it was allocated with.
+///
+/// # Safety
+/// `ptr` came from [`NewNode::new`], and no thread can reach the node any more.
+unsafe fn free<K, V>(ptr: *mut Node<K, V>) {
+    // SAFETY: the caller's contract; `TIMED` says which `Box` was allocated.
+    unsafe {
+        if (*ptr).state.load(Ordering::Relaxed) & TIMED != 0 {
+            drop(Box::from_raw(ptr.cast::<TimedNode<K, V>>()));
+        } else {
+            drop(Box::from_raw(ptr));
+        }
+    }
+}
+
+impl<K, V> Node<K, V> {
+    /// The node's [`Timing`], if it can expire.
+    #[inline]
+    fn timing(&self) -> Option<&Timing> {
+        if self.state.load(Ordering::Relaxed) & TIMED == 0 {
+            return None;
+        }
+        // SAFETY: `TIMED` is set at birth exactly when the node was allocated as a
+        // `TimedNode`, whose first field (`repr(C)`) is this node: the allocation starts
+        // at `self` and its `timing` lies within it. Relaxed suffices for the bit: it was
+        // written before the node was published, and every thread reached the node
+        // through an Acquire load of the pointer that published it.
+        Some(unsafe { &(*(self as *const Self).cast::<TimedNode<K, V>>()).timing })
+    }
+
+    /// When the entry expires, in nanoseconds of the cache's clock, or [`NEVER`].
+    #[inline]
     pub(crate) fn deadline(&self) -> u64 {
-        self.deadline.load(Ordering::Relaxed)
+        self.timing()
+            .map_or(NEVER, |t| t.deadline.load(Ordering::Relaxed))
     }
 
     /// Time-to-idle: moves the deadline later, never earlier, so the wheel, which keeps
     /// the node's timer at the deadline it had when scheduled, is never late (Relaxed:
-    /// the wheel re-reads it before expiring and reschedules if it moved).
+    /// the wheel re-reads it before expiring and reschedules if it moved). A node that
+    /// never expires stays so.
     pub(crate) fn extend_deadline(&self, deadline: u64) {
-        if self.deadline.load(Ordering::Relaxed) < deadline {
-            self.deadline.fetch_max(deadline, Ordering::Relaxed);
+        if let Some(t) = self.timing() {
+            if t.deadline.load(Ordering::Relaxed) < deadline {
+                t.deadline.fetch_max(deadline, Ordering::Relaxed);
+            }
         }
     }
 
     /// True if the shard's timers hold (or held) a reference to this node: a node is
     /// timed from birth or never (time-to-idle only moves finite deadlines).
     pub(crate) fn has_timer(&self) -> bool {
-        self.deadline() != NEVER
+        self.state.load(Ordering::Relaxed) & TIMED != 0
     }
 
     pub(crate) fn weight(&self) -> u64 {
@@ -202,7 +308,7 @@ impl<K, V> Drop for Node<K, V> {
 /// # Safety
 /// - The caller holds the reference named by `which` and gives it up now; each reference
 ///   is given up exactly once.
-/// - `node` was allocated by `Owned::new` and is protected by `guard`.
+/// - `node` was published from a [`NewNode`] and is protected by `guard`.
 pub(crate) unsafe fn release<K, V>(node: Shared<'_, Node<K, V>>, which: u64, guard: &Guard) {
     // SAFETY: `guard` protects `node` (caller's contract).
     let prev = unsafe { node.deref() }
@@ -210,8 +316,10 @@ pub(crate) unsafe fn release<K, V>(node: Shared<'_, Node<K, V>>, which: u64, gua
         .fetch_or(which, Ordering::AcqRel);
     debug_assert_eq!(prev & which, 0, "a structure released its reference twice");
     if (prev | which) & OWNERS == OWNERS {
+        let ptr = node.with_tag(0).as_raw().cast_mut();
         // SAFETY: every structure has now let go, so no new reference can be taken;
-        // readers still pinned are protected by the epoch until they unpin.
-        unsafe { guard.defer_destroy(node.with_tag(0)) };
+        // readers still pinned are protected by the epoch until they unpin, and only then
+        // does the deferred `free` run. The node came from a `NewNode`.
+        unsafe { guard.defer_unchecked(move || free(ptr)) };
     }
 }

@@ -26,8 +26,8 @@
 
 use std::borrow::Borrow;
 
-use crate::node::{release, Node, MARK, UNLINKED};
-use crate::sync::{Atomic, Guard, Ordering, Owned, Shared};
+use crate::node::{release, NewNode, Node, MARK, UNLINKED};
+use crate::sync::{Atomic, Guard, Ordering, Shared};
 
 /// The head of one bucket chain.
 pub(crate) type Bucket<K, V> = Atomic<Node<K, V>>;
@@ -73,9 +73,9 @@ where
 pub(crate) fn link<'g, K: Eq, V>(
     bucket: &Bucket<K, V>,
     old: Option<Shared<'g, Node<K, V>>>,
-    node: Owned<Node<K, V>>,
+    node: NewNode<K, V>,
     guard: &'g Guard,
-) -> Result<Linked<'g, K, V>, Owned<Node<K, V>>> {
+) -> Result<Linked<'g, K, V>, NewNode<K, V>> {
     match old {
         None => append(bucket, node, guard).map(Linked::Inserted),
         Some(old) => replace(old, node, guard).map(|new| Linked::Replaced { new, old }),
@@ -83,14 +83,14 @@ pub(crate) fn link<'g, K: Eq, V>(
 }
 
 /// The linked node, or the node handed back when the CAS lost a race.
-type LinkResult<'g, K, V> = Result<Shared<'g, Node<K, V>>, Owned<Node<K, V>>>;
+type LinkResult<'g, K, V> = Result<Shared<'g, Node<K, V>>, NewNode<K, V>>;
 
 /// Appends `node` after the chain's last node (see the module doc). Fails if a live node
 /// of the same key is met, if the last node is dead (it is unlinked first, so the retry
 /// can go further), or if the CAS loses a race.
 fn append<'g, K: Eq, V>(
     bucket: &Bucket<K, V>,
-    node: Owned<Node<K, V>>,
+    node: NewNode<K, V>,
     guard: &'g Guard,
 ) -> LinkResult<'g, K, V> {
     let mut slot = bucket;
@@ -98,7 +98,7 @@ fn append<'g, K: Eq, V>(
         let cur = slot.load(Ordering::Acquire, guard);
         // SAFETY: as in `find`.
         match unsafe { cur.with_tag(0).as_ref() } {
-            Some(n) if n.key == node.key && n.is_live(guard) => return Err(node),
+            Some(n) if n.key == node.get().key && n.is_live(guard) => return Err(node),
             Some(n) => slot = &n.next,
             None if cur.tag() & MARK != 0 => {
                 // `slot` is the `next` of a dead last node: nothing may follow it.
@@ -108,10 +108,17 @@ fn append<'g, K: Eq, V>(
             None => {
                 // A node handed back by a failed replace still points at that chain's
                 // successor; linked at the end, it would close a cycle.
-                node.next.store(Shared::null(), Ordering::Relaxed);
-                return slot
-                    .compare_exchange(cur, node, Ordering::AcqRel, Ordering::Acquire, guard)
-                    .map_err(|e| e.new);
+                node.get().next.store(Shared::null(), Ordering::Relaxed);
+                return match slot.compare_exchange(
+                    cur,
+                    node.shared(),
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                    guard,
+                ) {
+                    Ok(_) => Ok(node.publish()),
+                    Err(_) => Err(node),
+                };
             }
         }
     }
@@ -120,28 +127,26 @@ fn append<'g, K: Eq, V>(
 /// `old.next: succ -> new|MARK`, with `new.next = succ`. Fails only if `old` died.
 fn replace<'g, K, V>(
     old: Shared<'g, Node<K, V>>,
-    new: Owned<Node<K, V>>,
+    new: NewNode<K, V>,
     guard: &'g Guard,
 ) -> LinkResult<'g, K, V> {
     // SAFETY: `old` came from `find` under `guard`.
     let old = unsafe { old.deref() };
     let mut succ = old.next.load(Ordering::Acquire, guard);
-    let new = new.into_shared(guard);
     loop {
         if succ.tag() & MARK != 0 {
-            // SAFETY: `new` was never published; we still own it exclusively.
-            return Err(unsafe { new.into_owned() });
+            return Err(new);
         }
-        // SAFETY: as above, `new` is ours until the CAS below publishes it.
-        unsafe { new.deref() }.next.store(succ, Ordering::Relaxed);
+        // `new` is ours until the CAS below publishes it.
+        new.get().next.store(succ, Ordering::Relaxed);
         match old.next.compare_exchange(
             succ,
-            new.with_tag(MARK),
+            new.shared().with_tag(MARK),
             Ordering::AcqRel,
             Ordering::Acquire,
             guard,
         ) {
-            Ok(_) => return Ok(new),
+            Ok(_) => return Ok(new.publish()),
             Err(e) => succ = e.current,
         }
     }
