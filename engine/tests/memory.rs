@@ -14,7 +14,7 @@ mod churn;
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::panic::resume_unwind;
-use std::sync::atomic::{AtomicI64, AtomicIsize, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicIsize, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
@@ -520,6 +520,62 @@ fn drop_alone_returns_the_heap() {
             "{after_drop} B of {} B still allocated right after drop",
             full - before
         );
+    });
+}
+
+/// A key whose `Eq` panics while [`TOUCHY`] is set, and whose hash is the same for every
+/// key (so an insert compares it with every key of the one chain).
+#[derive(Debug)]
+struct Touchy(u64);
+
+static TOUCHY: AtomicBool = AtomicBool::new(false);
+
+impl PartialEq for Touchy {
+    fn eq(&self, other: &Self) -> bool {
+        assert!(!TOUCHY.load(Relaxed), "Touchy::eq called while touchy");
+        self.0 == other.0
+    }
+}
+
+impl Eq for Touchy {}
+
+impl std::hash::Hash for Touchy {
+    fn hash<H: std::hash::Hasher>(&self, _: &mut H) {}
+}
+
+/// An insert that unwinds (the key's `Eq` panics while it searches the chain) frees the
+/// node it allocated and never linked, value included, with the layout it was allocated
+/// with: a timed node (40 B) freed as an untimed one (32 B) would leave 8 B on the
+/// counting allocator per insert, 80 KiB over this test's 10,000 timed inserts.
+#[test]
+fn an_unwinding_insert_frees_its_unlinked_node() {
+    alone(|| {
+        settle_epoch();
+        let before = live();
+        let cache: Cache<Touchy, Val> = Cache::with_capacity(8).unwrap();
+        cache.insert(Touchy(0), Arc::new([0; 8]));
+        let value: Val = Arc::new([1; 8]);
+        let quiet = std::panic::take_hook();
+        std::panic::set_hook(Box::new(|_| {}));
+        TOUCHY.store(true, Relaxed);
+        for i in 1..=20_000u64 {
+            let ttl = (i % 2 == 0).then_some(Duration::from_secs(3600));
+            let insert = || cache.insert_with_ttl(Touchy(i), Arc::clone(&value), ttl);
+            assert!(std::panic::catch_unwind(std::panic::AssertUnwindSafe(insert)).is_err());
+        }
+        TOUCHY.store(false, Relaxed);
+        std::panic::set_hook(quiet);
+        assert_eq!(
+            Arc::strong_count(&value),
+            1,
+            "a value of an unlinked node leaked"
+        );
+        assert_eq!(cache.len(), 1);
+        assert!(cache.get(&Touchy(0)).is_some());
+        drop(cache);
+        settle_epoch();
+        let left = live() - before;
+        assert!(left < 64 << 10, "{left} B still allocated after drop");
     });
 }
 
