@@ -177,9 +177,12 @@ impl<K, V> Node<K, V> {
         }
         // SAFETY: `TIMED` is set at birth exactly when the node was allocated as a
         // `TimedNode`, whose first field (`repr(C)`) is this node: the allocation starts
-        // at `self` and its `timing` lies within it. Relaxed suffices for the bit: it was
-        // written before the node was published, and every thread reached the node
-        // through an Acquire load of the pointer that published it.
+        // at `self` and its `timing` lies within it. Every `&Node` is made from a pointer
+        // to that whole allocation (the `Box` of `NewNode::new`, carried by crossbeam's
+        // `Shared`), never from a `&Node` narrowed out of a larger borrow. Relaxed
+        // suffices for the bit: it was written before the node was published, and every
+        // thread reached the node through an Acquire load of the pointer that published
+        // it.
         Some(unsafe { &(*(self as *const Self).cast::<TimedNode<K, V>>()).timing })
     }
 
