@@ -172,7 +172,7 @@ impl<K, V> Node<K, V> {
     /// The node's [`Timing`], if it can expire.
     #[inline]
     fn timing(&self) -> Option<&Timing> {
-        if self.state.load(Ordering::Relaxed) & TIMED == 0 {
+        if !self.has_timer() {
             return None;
         }
         // SAFETY: `TIMED` is set at birth exactly when the node was allocated as a
@@ -206,7 +206,9 @@ impl<K, V> Node<K, V> {
     }
 
     /// True if the shard's timers hold (or held) a reference to this node: a node is
-    /// timed from birth or never (time-to-idle only moves finite deadlines).
+    /// timed from birth or never (time-to-idle only moves finite deadlines). The same
+    /// bit says it was allocated as a [`TimedNode`].
+    #[inline]
     pub(crate) fn has_timer(&self) -> bool {
         self.state.load(Ordering::Relaxed) & TIMED != 0
     }
