@@ -187,7 +187,7 @@ fn validate_chains<K: Hash + Eq, V, S: BuildHasher>(
             let hash = core.hash(&node.key);
             let (s, bb) = (
                 (hash >> 48) as usize & (core.shards.len() - 1),
-                hash as usize & (shard.buckets.len() - 1),
+                table::bucket_index(hash, shard.buckets.len()),
             );
             if (s, bb) != (shard_idx, b) {
                 return Err(format!(

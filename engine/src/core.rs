@@ -54,8 +54,9 @@ pub(crate) struct CacheCore<K, V, S> {
     pub(crate) shards: Box<[Shard<K, V>]>,
     /// `shards.len() - 1`; the shard index is taken from the hash's top 16 bits.
     shard_mask: usize,
-    /// Buckets per shard minus one; the bucket index is taken from the hash's low bits.
-    bucket_mask: usize,
+    /// Buckets per shard; the bucket index is taken from the hash's low 32 bits
+    /// ([`table::bucket_index`]).
+    buckets_per_shard: usize,
     pub(crate) hasher: S,
     pub(crate) capacity: u64,
     pub(crate) weighted: CachePadded<AtomicU64>,
@@ -91,15 +92,14 @@ pub(crate) struct CoreConfig<K, V, S> {
 
 impl<K, V, S> CacheCore<K, V, S> {
     pub(crate) fn new(config: CoreConfig<K, V, S>) -> Self {
-        debug_assert!(
-            config.shards.is_power_of_two() && config.buckets_per_shard.is_power_of_two()
-        );
+        debug_assert!(config.shards.is_power_of_two());
+        debug_assert!((1..=table::MAX_BUCKETS).contains(&config.buckets_per_shard));
         CacheCore {
             shards: (0..config.shards)
                 .map(|_| Shard::new(config.buckets_per_shard))
                 .collect(),
             shard_mask: config.shards - 1,
-            bucket_mask: config.buckets_per_shard - 1,
+            buckets_per_shard: config.buckets_per_shard,
             hasher: config.hasher,
             capacity: config.capacity,
             weighted: CachePadded::new(AtomicU64::new(0)),
@@ -134,7 +134,12 @@ impl<K, V, S> CacheCore<K, V, S> {
 
     #[inline]
     fn bucket(&self, shard: usize, hash: u64) -> &Bucket<K, V> {
-        &self.shards[shard].buckets[hash as usize & self.bucket_mask]
+        let index = table::bucket_index(hash, self.buckets_per_shard);
+        let buckets = &self.shards[shard].buckets;
+        debug_assert!(index < buckets.len());
+        // SAFETY: every shard has `buckets_per_shard` buckets, and `bucket_index` returns
+        // `(h * n) >> 32` with `h < 2^32`, which is less than `n`.
+        unsafe { buckets.get_unchecked(index) }
     }
 
     pub(crate) fn weighted_size(&self) -> u64 {

@@ -132,8 +132,8 @@
 //!   (turn it off with [`CacheBuilder::record_stats`]).
 //! - Removed and evicted values are dropped when the epoch advances, not at once.
 //! - An entry costs its node (16 bytes plus the key and the value inline; 8 more for an
-//!   entry that can expire), a CLOCK-queue slot (8 bytes) and about one bucket head
-//!   (8 bytes): 48.8 bytes per `u64 -> u64` entry in `docs/benchmarks.md`'s W3.
+//!   entry that can expire), a CLOCK-queue slot (8 bytes) and 7/8 of a bucket head
+//!   (7 bytes): about 47.4 bytes per `u64 -> u64` entry in `docs/benchmarks.md`'s W3.
 
 mod async_cache;
 pub mod backends;

@@ -32,6 +32,21 @@ use crate::sync::{Atomic, Guard, Ordering, Shared};
 /// The head of one bucket chain.
 pub(crate) type Bucket<K, V> = Atomic<Node<K, V>>;
 
+/// The most buckets one shard may have: [`bucket_index`] multiplies 32-bit quantities.
+pub(crate) const MAX_BUCKETS: usize = 1 << 32;
+
+/// The bucket of `hash` among `buckets` (at most [`MAX_BUCKETS`]): the low 32 bits of the
+/// hash, read as a fraction of 2^32, scaled to `buckets` (Lemire, "A fast alternative to
+/// the modulo reduction", 2016). Unlike a mask, any bucket count works, so the arrays are
+/// sized to the entry estimate rather than to the next power of two (which wasted up to
+/// 8 bytes per entry). Always less than `buckets`; uses none of the top 16 bits that pick
+/// the shard.
+#[inline]
+pub(crate) fn bucket_index(hash: u64, buckets: usize) -> usize {
+    debug_assert!(buckets <= MAX_BUCKETS);
+    ((hash as u32 as u64 * buckets as u64) >> 32) as usize
+}
+
 /// The result of a successful [`link`].
 pub(crate) enum Linked<'g, K, V> {
     /// The key was absent; `new` now ends the chain.
@@ -202,5 +217,61 @@ pub(crate) fn for_each_live<'g, K, V>(
             f(cur);
         }
         cur = next.with_tag(0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{bucket_index, MAX_BUCKETS};
+
+    /// A 64-bit mixer (splitmix64's finalizer), standing in for the cache's hasher.
+    fn mix(mut x: u64) -> u64 {
+        x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        x ^ (x >> 31)
+    }
+
+    #[test]
+    fn every_index_is_in_range_at_the_extremes() {
+        for buckets in [1, 2, 3, 7, 1000, 117_188, MAX_BUCKETS - 1, MAX_BUCKETS] {
+            for hash in [
+                0,
+                1,
+                u32::MAX as u64,
+                u64::MAX,
+                1 << 48,
+                mix(buckets as u64),
+            ] {
+                assert!(
+                    bucket_index(hash, buckets) < buckets,
+                    "{hash:#x} of {buckets}"
+                );
+            }
+        }
+        assert_eq!(bucket_index(u32::MAX as u64, 3), 2);
+        assert_eq!(bucket_index(0, 3), 0);
+    }
+
+    #[test]
+    fn the_shard_bits_do_not_move_the_bucket() {
+        for i in 0..1000u64 {
+            let hash = mix(i) & 0x0000_ffff_ffff_ffff;
+            assert_eq!(
+                bucket_index(hash, 1013),
+                bucket_index(hash | 0xabcd << 48, 1013)
+            );
+        }
+    }
+
+    #[test]
+    fn buckets_fill_evenly_for_a_count_that_is_no_power_of_two() {
+        let buckets = 1000;
+        let mut load = vec![0u32; buckets];
+        for i in 0..200_000u64 {
+            load[bucket_index(mix(i), buckets)] += 1;
+        }
+        // 200 per bucket expected; a binomial's sd is ~14, so 130..270 is 5 sd.
+        let (min, max) = (load.iter().min().unwrap(), load.iter().max().unwrap());
+        assert!(*min > 130 && *max < 270, "min {min}, max {max}");
     }
 }
