@@ -29,9 +29,9 @@ const MIN_ENTRIES_PER_SHARD: u64 = 64;
 /// Bucket heads per expected entry, as a fraction: 7 buckets for every 8 entries, so at
 /// the estimate a chain holds 8/7 ≈ 1.14 nodes on average; a hit visits 1 + 4/7 ≈ 1.57
 /// nodes, a miss 1.14. A bucket head costs 8 bytes, so this ratio spends 7 bytes per
-/// entry on heads (8.4 on average with power-of-two arrays, up to 16). Measured against
+/// entry on heads (power-of-two arrays spent 8 to 16, 8.4 at 1,000,000 entries). Against
 /// the power-of-two sizing it replaced (1,048,576 buckets for 1,000,000 entries), W1's
-/// read hits and W2's cache-aside cost within 2 % and 3 % of what they did
+/// read hits and W2's cache-aside cost within 1 % and 3 % of what they did
 /// (`docs/benchmarks.md`, "Bucket arrays sized to the estimate").
 const BUCKET_RATIO: (usize, usize) = (7, 8);
 
