@@ -161,7 +161,7 @@ impl<K, V, S> CacheBuilder<K, V, S> {
     }
 
     /// The time-to-live of entries inserted without one (default: they never expire).
-    /// At most [`MAX_TTL`](crate::MAX_TTL).
+    /// At most [`MAX_TTL`].
     ///
     /// ```
     /// use std::time::Duration;
@@ -188,7 +188,7 @@ impl<K, V, S> CacheBuilder<K, V, S> {
     /// that is later (never earlier), so an entry expires once it goes `tti` without
     /// reads (or, if never read, at its TTL when that is shorter). Reads can keep an entry
     /// past its original TTL. Entries inserted without any TTL (no default and none
-    /// given) still never expire. At most [`MAX_TTL`](crate::MAX_TTL).
+    /// given) still never expire. At most [`MAX_TTL`].
     pub fn time_to_idle(mut self, tti: Duration) -> Self {
         self.time_to_idle = Some(tti);
         self

@@ -3,7 +3,7 @@
 //! CLOCK is FIFO with reinsertion (Corbató, 1968): the hand pops the oldest node; if its
 //! reference bit is set it clears the bit and pushes the node back at the tail, else the
 //! node is the victim. New nodes enter at the tail with the bit clear. The hand logic
-//! lives in `crate::core` (`evict_from`); the queue is a [`SegmentedQueue`] of node
+//! lives in `crate::core::hand` (`evict_from`); the queue is a [`SegmentedQueue`] of node
 //! pointers, so a push or a second chance costs a slot, not an allocation.
 //!
 //! Ownership: while a node's [`DEQUEUED`](crate::node::DEQUEUED) bit is clear, exactly

@@ -1,6 +1,7 @@
-//! The engine: hashing to a shard and bucket, the hot paths (`get`, `insert`, `remove`),
-//! the one capacity budget, and the CLOCK hand. Read top to bottom, this file is the
-//! whole life of an entry.
+//! The engine: hashing to a shard and bucket, the hot paths (`get`, `insert`, `remove`)
+//! and the one capacity budget. Read top to bottom, this file is the whole life of an
+//! entry; the CLOCK hand that ends most lives, and the compaction of its queue, are in
+//! [`hand`].
 //!
 //! # Capacity budget (hazard 5)
 //! `weighted` is the total weight of the entries that are linked (or about to be). An
@@ -18,7 +19,7 @@
 //! stats) and the reference bit are Relaxed: they order no memory, and every decision
 //! made from them is re-validated by a CAS on the structure. The one exception is the
 //! capacity check after weight was added or nodes were pushed back: a SeqCst fence
-//! precedes it (see `evict_while`, and *The handshake* in `docs/architecture.md`).
+//! precedes it (see `hand::evict_while`, and *The handshake* in `docs/architecture.md`).
 
 use std::borrow::Borrow;
 use std::hash::{BuildHasher, Hash};
@@ -31,24 +32,14 @@ use crate::listener::{Listener, RemovalCause, Weigher};
 use crate::node::{release, NewNode, Node, DEQUEUED, NEVER, UNLINKED, UNTIMED};
 use crate::shard::Shard;
 use crate::stats::{Counter, StatsCounters};
-use crate::sync::{fence, pin, prefetch, AtomicU64, Collector, Guard, Ordering, Shared};
+use crate::sync::{pin, prefetch, AtomicU64, Collector, Guard, Ordering, Shared};
 use crate::table::{self, Bucket, Linked};
 use crate::time::TimeSource;
 
+mod hand;
+
 /// An entry refused because it outweighs the whole capacity: its key and weight.
 pub(crate) type Rejected<K> = (K, u64);
-
-/// Whether a capacity check takes part in the fence handshake (see `evict_while`).
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Handshake {
-    /// Before adding weight: nothing to publish yet.
-    No,
-    /// After adding weight or pushing nodes back.
-    Yes,
-}
-
-/// Dead nodes a shard's queue may hold beyond its live count before it is compacted.
-const COMPACT_SLACK: isize = 64;
 
 pub(crate) struct CacheCore<K, V, S> {
     pub(crate) shards: Box<[Shard<K, V>]>,
@@ -383,168 +374,6 @@ where
             self.bury(unsafe { old.deref() }, RemovalCause::Replaced, guard);
         }
         replaced
-    }
-
-    /// Runs the hand until `need` more weight fits, or nothing is evictable.
-    fn make_room(&self, need: u64, start_shard: usize, guard: &Guard) {
-        self.evict_while(need, start_shard, std::ptr::null(), Handshake::No, guard);
-    }
-
-    /// After a concurrent overshoot, brings the cache back under capacity, evicting the
-    /// node this insert just linked only as a last resort. The capacity bound wins over
-    /// keeping it: a racing remove kills its node before it gives the weight back, so
-    /// the overshoot may be only apparent, and then the new entry is evicted although a
-    /// sequential order would have kept it (loom model
-    /// `remove_vs_eviction_keeps_new_entry`, ignored for that reason); but a live node
-    /// held by a compacting thread is invisible to the hand, and sparing the new entry
-    /// then would leave the cache over capacity (loom model `compaction_vs_hand`).
-    fn shrink_to_capacity(&self, start_shard: usize, own: Shared<'_, Node<K, V>>, guard: &Guard) {
-        let own = own.as_raw();
-        if self.evict_while(0, start_shard, own, Handshake::Yes, guard) {
-            self.evict_while(0, start_shard, std::ptr::null(), Handshake::Yes, guard);
-        }
-    }
-
-    /// Runs the hand while `need` more weight does not fit; returns true if it stopped
-    /// because nothing (other than `spare`) was evictable.
-    ///
-    /// With [`Handshake::Yes`] every capacity check is preceded by a SeqCst fence. The
-    /// check is one side of a store-buffering handshake (Dekker): a thread that has
-    /// added weight, or pushed nodes back onto a queue, then reads `weighted` and pops.
-    /// For two such threads the fences order one's writes before the other's reads
-    /// (C11 §32.4 [atomics.order], SC fences), so either the later checker sees the
-    /// other's added weight, or its pops see the other's pushed nodes: a node in
-    /// flight (popped and not yet pushed back, or in a claimed but unwritten slot) can
-    /// make one hand give up, never both, and the cache does not stay over capacity.
-    fn evict_while(
-        &self,
-        need: u64,
-        start: usize,
-        spare: *const Node<K, V>,
-        handshake: Handshake,
-        guard: &Guard,
-    ) -> bool {
-        loop {
-            if handshake == Handshake::Yes {
-                fence(Ordering::SeqCst);
-            }
-            if self.weighted.load(Ordering::Relaxed).saturating_add(need) <= self.capacity {
-                return false;
-            }
-            if !self.evict_one(start, spare, guard) {
-                return true;
-            }
-        }
-    }
-
-    // ---------------------------------------------------------------- the CLOCK hand
-
-    /// Evicts one entry other than `spare`, trying the shards round-robin from `start`.
-    fn evict_one(&self, start: usize, spare: *const Node<K, V>, guard: &Guard) -> bool {
-        (0..self.shards.len()).any(|i| self.evict_from((start + i) & self.shard_mask, spare, guard))
-    }
-
-    /// One sweep of a shard's hand until it evicts a victim or the queue runs dry.
-    ///
-    /// Progress (hazard 6): each live node gets at most one second chance per call
-    /// beyond the shard's length, so a sweep ends even while hits keep setting bits.
-    /// `spare` is passed over (pushed back); meeting it twice ends the sweep.
-    fn evict_from(&self, shard_idx: usize, spare: *const Node<K, V>, guard: &Guard) -> bool {
-        let shard = &self.shards[shard_idx];
-        let mut second_chances = shard.len() + 1;
-        let mut spared = false;
-        while let Some(ptr) = shard.queue.pop(guard) {
-            // SAFETY: we now hold the queue's reference; the node is alive until released.
-            let node = unsafe { ptr.deref() };
-            if !node.is_live(guard) {
-                self.discard_dead(shard, ptr, guard);
-                continue;
-            }
-            if ptr.as_raw() == spare {
-                shard.queue.push(ptr, guard);
-                if std::mem::replace(&mut spared, true) {
-                    return false;
-                }
-                continue;
-            }
-            let clock = self.policy == EvictionPolicy::Clock;
-            if clock && second_chances > 0 && node.clear_referenced() {
-                second_chances -= 1;
-                shard.queue.push(ptr, guard);
-                continue;
-            }
-            if !node.kill(guard) {
-                self.discard_dead(shard, ptr, guard);
-                continue;
-            }
-            self.finish_eviction(shard, ptr, guard);
-            return true;
-        }
-        false
-    }
-
-    /// A dead node leaves the queue for good; its killer counted it in `dead`.
-    fn discard_dead(&self, shard: &Shard<K, V>, ptr: Shared<'_, Node<K, V>>, guard: &Guard) {
-        shard.add_dead(-1);
-        // SAFETY: we hold the queue's reference (popped, not pushed back).
-        unsafe { release(ptr, DEQUEUED, guard) };
-    }
-
-    fn finish_eviction(&self, shard: &Shard<K, V>, ptr: Shared<'_, Node<K, V>>, guard: &Guard) {
-        // SAFETY: we hold the queue's reference, so the node is not freed yet.
-        let node = unsafe { ptr.deref() };
-        let hash = self.hash(&node.key);
-        let bucket = self.bucket(self.shard_index(hash), hash);
-        prefetch(bucket); // its miss overlaps the bookkeeping below
-        self.weighted.fetch_sub(node.weight(), Ordering::Relaxed);
-        shard.add_len(-1);
-        if node.has_timer() {
-            shard.timers.note_dead();
-        }
-        table::unlink_dead(bucket, guard);
-        // A victim already past its deadline is reported as what it is.
-        let cause = match self.is_expired(node) {
-            true => RemovalCause::Expired,
-            false => RemovalCause::Evicted,
-        };
-        self.count(match cause {
-            RemovalCause::Expired => Counter::Expiration,
-            _ => Counter::Eviction,
-        });
-        // SAFETY: we hold the queue's reference and give it up once, here. The node stays
-        // readable for the listener below: destruction waits for `guard` to unpin.
-        unsafe { release(ptr, DEQUEUED, guard) };
-        self.bury(node, cause, guard);
-    }
-
-    /// Drops dead nodes from a shard's queue when they outnumber the live ones
-    /// (hazard 3): a single rotation that keeps live nodes, bits and order intact.
-    ///
-    /// While the rotation holds a live node (popped, not yet pushed back) or has claimed
-    /// a slot it has not written, a concurrent hand can miss that node, or stop at the
-    /// gap, and give up with the cache over capacity; so a compaction ends by running
-    /// the hand itself if the cache is over capacity.
-    fn maybe_compact(&self, shard_idx: usize, guard: &Guard) {
-        let shard = &self.shards[shard_idx];
-        if shard.dead() <= shard.len() as isize + COMPACT_SLACK
-            || shard.counters.compacting.swap(true, Ordering::Acquire)
-        {
-            return;
-        }
-        let rounds = shard.len() + shard.dead().max(0) as usize;
-        for _ in 0..rounds {
-            let Some(ptr) = shard.queue.pop(guard) else {
-                break;
-            };
-            // SAFETY: we hold the queue's reference.
-            if unsafe { ptr.deref() }.is_live(guard) {
-                shard.queue.push(ptr, guard);
-            } else {
-                self.discard_dead(shard, ptr, guard);
-            }
-        }
-        shard.counters.compacting.store(false, Ordering::Release);
-        self.evict_while(0, shard_idx, std::ptr::null(), Handshake::Yes, guard);
     }
 
     // ---------------------------------------------------------------- removal

@@ -290,7 +290,7 @@ fn write_float<W: Write + ?Sized>(x: f64, out: &mut W) -> fmt::Result {
 }
 
 /// The digits Python's `repr` picks for the finite, non-negative `a`, in
-/// Rust's scientific layout: "d[.ddd]e<exp>" ("0e0" for zero).
+/// Rust's scientific layout: `d[.ddd]e<exp>` (`0e0` for zero).
 ///
 /// Python (David Gay's dtoa, mode 0) takes the fewest significant digits that
 /// read back as `a` and, among strings of that length, the one nearest to
