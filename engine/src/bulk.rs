@@ -186,7 +186,7 @@ fn validate_chains<K: Hash + Eq, V, S: BuildHasher>(
             }
             let hash = core.hash(&node.key);
             let (s, bb) = (
-                (hash >> 48) as usize & (core.shards.len() - 1),
+                core.shard_index(hash),
                 table::bucket_index(hash, shard.buckets.len()),
             );
             if (s, bb) != (shard_idx, b) {

@@ -119,18 +119,13 @@ impl<K, V, S> CacheCore<K, V, S> {
     }
 
     #[inline]
-    fn shard_index(&self, hash: u64) -> usize {
+    pub(crate) fn shard_index(&self, hash: u64) -> usize {
         (hash >> 48) as usize & self.shard_mask
     }
 
     #[inline]
     fn bucket(&self, shard: usize, hash: u64) -> &Bucket<K, V> {
-        let index = table::bucket_index(hash, self.buckets_per_shard);
-        let buckets = &self.shards[shard].buckets;
-        debug_assert!(index < buckets.len());
-        // SAFETY: every shard has `buckets_per_shard` buckets, and `bucket_index` returns
-        // `(h * n) >> 32` with `h < 2^32`, which is less than `n`.
-        unsafe { buckets.get_unchecked(index) }
+        &self.shards[shard].buckets[table::bucket_index(hash, self.buckets_per_shard)]
     }
 
     pub(crate) fn weighted_size(&self) -> u64 {
