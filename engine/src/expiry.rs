@@ -34,15 +34,6 @@ pub(crate) const TICK_SHIFT: u32 = 20;
 /// Dead timers a shard may hold beyond its live ones before the wheel is compacted.
 const COMPACT_SLACK: usize = 64;
 
-/// Wheels holding at most this many timers are compacted in one pass; larger ones in
-/// steps of [`COMPACT_STEP`] timers, one step per call while the wheel is owned, so that
-/// no write pays for a scan of the whole wheel (at 10^6 entries a full pass over one
-/// shard's wheel took an insert 11 ms).
-const COMPACT_AT_ONCE: usize = 4096;
-
-/// Timers a compaction step examines (each a read of its node): a few microseconds.
-const COMPACT_STEP: usize = 128;
-
 /// The first wheel tick at or after `deadline` (so a timer never fires early).
 pub(crate) fn tick_at_or_after(deadline: u64) -> u64 {
     deadline.div_ceil(1 << TICK_SHIFT)
@@ -259,32 +250,20 @@ impl<K, V> ShardTimers<K, V> {
         unsafe { release(node, UNTIMED, guard) };
     }
 
-    /// Compacts dead timers away once they outnumber the live ones by [`COMPACT_SLACK`]:
-    /// small wheels in one pass, big ones a step per call until the pass ends.
     fn maybe_compact(&self, wheel: &mut TimingWheel<TimerRef<K, V>>, guard: &Guard) {
-        let keep = |timer: &TimerRef<K, V>| {
+        let dead = self.dead.load(Ordering::Relaxed) as isize;
+        let pending = self.pending.load(Ordering::Relaxed) as isize;
+        if dead <= pending - dead + COMPACT_SLACK as isize {
+            return;
+        }
+        wheel.retain(|timer| {
             // SAFETY: the wheel holds the timer reference.
             let live = unsafe { timer.shared().deref() }.is_live(guard);
             if !live {
                 self.drop_dead(*timer, guard);
             }
             live
-        };
-        if wheel.compacting() {
-            wheel.compact_some(COMPACT_STEP, keep);
-            return;
-        }
-        let dead = self.dead.load(Ordering::Relaxed) as isize;
-        let pending = self.pending.load(Ordering::Relaxed) as isize;
-        if dead <= pending - dead + COMPACT_SLACK as isize {
-            return;
-        }
-        match wheel.len() <= COMPACT_AT_ONCE {
-            true => wheel.retain(keep),
-            false => {
-                wheel.compact_some(COMPACT_STEP, keep);
-            }
-        }
+        });
     }
 
     /// Validates the wheel and calls `f` on every timer reference the shard holds (inbox

@@ -29,16 +29,12 @@
 //!   `now >= deadline`, never earlier, never rounded to a slot boundary.
 //!
 //! Cancellation is lazy: the engine makes obsolete timers harmless (it checks the entry
-//! when the timer fires) and compacts them with [`TimingWheel::retain`], or, for big
-//! wheels, with the bounded steps of [`TimingWheel::compact_some`] (`compact.rs`).
+//! when the timer fires) and compacts them with [`TimingWheel::retain`].
 //!
 //! The wheel is single-threaded (`&mut self` everywhere); the engine lets one thread at a
 //! time own a shard's wheel.
 
 use std::mem;
-
-mod compact;
-pub(crate) use compact::PassCursor;
 
 /// Number of levels of the wheel.
 ///
@@ -227,8 +223,6 @@ pub(crate) struct TimingWheel<T> {
     /// the epoch of `overflow_min`.
     overflow: Vec<(T, u64)>,
     overflow_min: u64,
-    /// Where an incremental compaction pass (`compact_some`) stands, if one is under way.
-    pass: Option<PassCursor>,
     /// Buckets processed by `advance` since creation: lets tests check the cost bound.
     #[cfg(test)]
     steps: u64,
@@ -251,7 +245,6 @@ impl<T> TimingWheel<T> {
             due_min: u64::MAX,
             overflow: Vec::new(),
             overflow_min: u64::MAX,
-            pass: None,
             #[cfg(test)]
             steps: 0,
         }
@@ -350,10 +343,8 @@ impl<T> TimingWheel<T> {
     }
 
     /// Keeps only the items for which `keep` returns true (compaction of obsolete timers).
-    /// O(len + occupied slots). Ends any incremental pass under way (it shifts items,
-    /// and does a whole pass's work).
+    /// O(len + occupied slots).
     pub(crate) fn retain(&mut self, mut keep: impl FnMut(&T) -> bool) {
-        self.pass = None;
         let mut kept = 0;
         for level in &mut self.levels {
             for slot in level.occupied_slots() {
@@ -403,7 +394,6 @@ impl<T> TimingWheel<T> {
         self.due_min = u64::MAX;
         self.overflow_min = u64::MAX;
         self.len = 0;
-        self.pass = None;
         out
     }
 

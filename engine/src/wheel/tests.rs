@@ -305,70 +305,6 @@ fn retain_keeps_exactly_the_chosen_items() {
 }
 
 #[test]
-fn compaction_in_steps_keeps_exactly_the_chosen_items() {
-    let mut wheel = wheel_at(100);
-    let deadlines = [50, 101, 164, 5000, span(3), span(5) + 1, 1 << 45];
-    let mut scheduled = 0;
-    for round in 0..40u64 {
-        for (i, &d) in deadlines.iter().enumerate() {
-            schedule(&mut wheel, round * 10 + i as u64, d + round);
-            scheduled += 1;
-        }
-    }
-    let mut steps = 0;
-    while !wheel.compact_some(7, |item| item % 3 == 0) {
-        wheel.validate().unwrap();
-        steps += 1;
-        assert!(wheel.compacting());
-    }
-    wheel.validate().unwrap();
-    assert!(!wheel.compacting());
-    // Every call examines 7 items: 40 calls for 280 items, the last of which ends the pass.
-    assert_eq!((scheduled, steps + 1), (280, 40));
-    let mut kept = Vec::new();
-    wheel.for_each(|&item| kept.push(item));
-    kept.sort_unstable();
-    let want: Vec<u64> = (0..40u64)
-        .flat_map(|round| (0..deadlines.len() as u64).map(move |i| round * 10 + i))
-        .filter(|item| item % 3 == 0)
-        .collect();
-    assert_eq!(kept, want);
-    assert_eq!(wheel.len(), want.len());
-    // What is left still fires exactly.
-    let fired = advance(&mut wheel, u64::MAX);
-    assert_eq!(fired.len(), want.len());
-    assert!(wheel.is_empty());
-}
-
-#[test]
-fn a_compaction_pass_survives_advances_and_new_items() {
-    let mut wheel = wheel_at(0);
-    for id in 0..300u64 {
-        schedule(&mut wheel, id, 1 + id * 37);
-    }
-    assert!(!wheel.compact_some(10, |id| id % 2 == 0));
-    // Time moves (cascading items the pass has not reached), new items arrive.
-    let fired = advance(&mut wheel, 2000);
-    for id in 300..320u64 {
-        schedule(&mut wheel, id, 3000 + id);
-    }
-    while !wheel.compact_some(10, |id| id % 2 == 0) {
-        wheel.validate().unwrap();
-    }
-    wheel.validate().unwrap();
-    let mut left = Vec::new();
-    wheel.for_each(|&id| left.push(id));
-    let gone_even = (0..320u64).filter(|id| id % 2 == 0 && !left.contains(id));
-    let fired_even = fired.iter().filter(|(id, _)| id % 2 == 0).count();
-    assert_eq!(
-        gone_even.count(),
-        fired_even,
-        "kept items only leave by firing"
-    );
-    assert_eq!(wheel.len(), left.len());
-}
-
-#[test]
 fn drain_and_for_each_see_every_item() {
     let mut wheel = wheel_at(70);
     let deadlines = [1, 70, 71, 200, 9000, span(4) + 5, span(5) * 2];
@@ -438,9 +374,6 @@ enum Step {
     Advance(u64),
     /// Keep items whose id `% 3 != residue`.
     Retain(u64),
-    /// One step of the incremental compaction, examining at most this many items;
-    /// rejects the items whose id `% 3 == 2`.
-    CompactSome(usize),
 }
 
 /// Distances that hit level boundaries, epochs and the overflow list.
@@ -458,7 +391,6 @@ fn step() -> impl Strategy<Value = Step> {
         1 => (0i64..200).prop_map(|d| Step::Schedule(-d)),
         4 => distance().prop_map(Step::Advance),
         1 => (0u64..3).prop_map(Step::Retain),
-        2 => (1usize..6).prop_map(Step::CompactSome),
     ]
 }
 
@@ -468,9 +400,6 @@ fn step() -> impl Strategy<Value = Step> {
 struct Model {
     pending: BTreeSet<(u64, u64)>,
     elapsed: u64,
-    /// The rejected ids present when the current compaction pass started, and whether
-    /// an advance has run since (then the pass may miss moved items).
-    pass: Option<(Vec<u64>, bool)>,
 }
 
 /// Items with `id % 4 == 0` are rescheduled once to `now + id % 7 - 3` (possibly at or
@@ -512,51 +441,11 @@ fn apply(wheel: &mut TimingWheel<u64>, model: &mut Model, step: &Step, next_id: 
                 }
             }
             model.elapsed = now;
-            if let Some((_, advanced)) = &mut model.pass {
-                *advanced = true;
-            }
         }
         Step::Retain(residue) => {
             wheel.retain(|id| id % 3 != residue);
             model.pending.retain(|(_, id)| id % 3 != residue);
-            model.pass = None;
         }
-        Step::CompactSome(budget) => compact_some(wheel, model, budget),
-    }
-}
-
-/// One compaction step, checked: it drops only rejected items, at most `budget` of them,
-/// and a pass that no advance interrupted ends with none of the rejected items that
-/// were there when it started.
-fn compact_some(wheel: &mut TimingWheel<u64>, model: &mut Model, budget: usize) {
-    let rejected = |id: &u64| id % 3 == 2;
-    if !wheel.compacting() {
-        let at_start = model.pending.iter().map(|&(_, id)| id).filter(rejected);
-        model.pass = Some((at_start.collect(), false));
-    }
-    let ended = wheel.compact_some(budget, |id| !rejected(id));
-    let mut left = BTreeSet::new();
-    wheel.for_each(|&id| _ = left.insert(id));
-    let gone: Vec<u64> = model
-        .pending
-        .iter()
-        .map(|&(_, id)| id)
-        .filter(|id| !left.contains(id))
-        .collect();
-    assert!(gone.iter().all(rejected), "dropped a kept item: {gone:?}");
-    assert!(
-        gone.len() <= budget,
-        "{} dropped with a budget of {budget}",
-        gone.len()
-    );
-    model.pending.retain(|(_, id)| left.contains(id));
-    assert_eq!(ended, !wheel.compacting());
-    if let (true, Some((at_start, false))) = (ended, &model.pass) {
-        let missed: Vec<_> = at_start.iter().filter(|id| left.contains(id)).collect();
-        assert!(missed.is_empty(), "the pass missed {missed:?}");
-    }
-    if ended {
-        model.pass = None;
     }
 }
 
