@@ -363,6 +363,6 @@ mod tests {
         assert_eq!(buckets_per_shard(1, 1), 1);
         let largest = buckets_per_shard(MAX_ESTIMATED_ENTRIES, 1);
         assert_eq!(largest, MAX_ESTIMATED_ENTRIES / 8 * 7);
-        assert!(largest <= crate::table::MAX_BUCKETS);
+        assert!(largest as u64 <= crate::table::MAX_BUCKETS);
     }
 }

@@ -84,7 +84,7 @@ pub(crate) struct CoreConfig<K, V, S> {
 impl<K, V, S> CacheCore<K, V, S> {
     pub(crate) fn new(config: CoreConfig<K, V, S>) -> Self {
         debug_assert!(config.shards.is_power_of_two());
-        debug_assert!((1..=table::MAX_BUCKETS).contains(&config.buckets_per_shard));
+        debug_assert!((1..=table::MAX_BUCKETS).contains(&(config.buckets_per_shard as u64)));
         CacheCore {
             shards: (0..config.shards)
                 .map(|_| Shard::new(config.buckets_per_shard))

@@ -44,7 +44,6 @@ use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::str::FromStr;
 
-#[path = "glob/class.rs"]
 mod class;
 
 use class::{parse_class, CharClass};

@@ -33,7 +33,8 @@ use crate::sync::{Atomic, Guard, Ordering, Shared};
 pub(crate) type Bucket<K, V> = Atomic<Node<K, V>>;
 
 /// The most buckets one shard may have: [`bucket_index`] multiplies 32-bit quantities.
-pub(crate) const MAX_BUCKETS: usize = 1 << 32;
+/// A `u64`, since 2^32 does not fit a 32-bit `usize`.
+pub(crate) const MAX_BUCKETS: u64 = 1 << 32;
 
 /// The bucket of `hash` among `buckets` (at most [`MAX_BUCKETS`]): the low 32 bits of the
 /// hash, read as a fraction of 2^32, scaled to `buckets` (Lemire, "A fast alternative to
@@ -43,7 +44,7 @@ pub(crate) const MAX_BUCKETS: usize = 1 << 32;
 /// the shard.
 #[inline]
 pub(crate) fn bucket_index(hash: u64, buckets: usize) -> usize {
-    debug_assert!(buckets <= MAX_BUCKETS);
+    debug_assert!(buckets as u64 <= MAX_BUCKETS);
     ((hash as u32 as u64 * buckets as u64) >> 32) as usize
 }
 
@@ -233,7 +234,8 @@ mod tests {
 
     #[test]
     fn every_index_is_in_range_at_the_extremes() {
-        for buckets in [1, 2, 3, 7, 1000, 117_188, MAX_BUCKETS - 1, MAX_BUCKETS] {
+        let most = usize::try_from(MAX_BUCKETS).unwrap_or(usize::MAX);
+        for buckets in [1, 2, 3, 7, 1000, 117_188, most - 1, most] {
             for hash in [
                 0,
                 1,
