@@ -18,6 +18,18 @@
 //! `clockwheel_held_pin` (the thread holds an epoch guard throughout,
 //! so the engine's own pin is only a counter increment).
 //!
+//! Floors (see [`floor`]): the bare lookup of two lock-free table layouts,
+//! without any of the engine's bookkeeping, to show what any design built on
+//! them can reach. `floor_chain` (bucket heads and chained 32-byte nodes, the
+//! engine's layout) and `floor_bucket` (64-byte buckets of seven tagged node
+//! references, the bucketized layout), each with an epoch pin per lookup, and
+//! `floor_chain_nopin` / `floor_bucket_nopin` without it.
+//!
+//! Lookup-only W2 modes: `w2l_` followed by a W1 lookup mode (`w2l_hashbrown`,
+//! `w2l_quick_cache`, `w2l_clockwheel`, `w2l_floor_chain`, ...) hold W2's
+//! 100,000 hottest keys and time lookups of W2's Zipf(0.9) stream, no inserts:
+//! what W2's hits alone cost each design.
+//!
 //! W2 modes (Zipf(0.9) over 1,000,000 keys, capacity 100,000, get then insert
 //! on a miss, a 2^23-key stream that is never replayed): `w2_quick_cache`,
 //! `w2_clockwheel`, `w2_clockwheel_nostats`. These also print the hit ratio.
@@ -31,6 +43,10 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use clockwheel_benches::{key_of_rank, key_stream, Zipf, LONG_STREAM_LEN, STREAM_LEN, UNIVERSE};
+
+// The crate root sits in `examples/`; its modules live in `examples/read_path/`.
+#[path = "read_path/floor.rs"]
+mod floor;
 
 /// This thread's CPU time so far.
 fn cpu_time() -> Duration {
@@ -108,11 +124,26 @@ fn shuffled_ranks() -> Vec<u64> {
 }
 
 /// W1: fills with every rank (hottest first unless the mode says otherwise),
-/// then looks up.
+/// then looks up. A `w2l_` mode holds W2's 100,000 hottest keys instead and
+/// looks up W2's stream.
 fn w1(mode: &str, ops: usize) -> (f64, u64) {
-    let stream = key_stream(&Zipf::new(UNIVERSE, 0.99), STREAM_LEN, 77);
-    let ranks = || (0..UNIVERSE).map(key_of_rank);
+    let (mode, keys, theta) = match mode.strip_prefix("w2l_") {
+        Some(mode) => (mode, 100_000, 0.9),
+        None => (mode, UNIVERSE, 0.99),
+    };
+    let stream = key_stream(&Zipf::new(UNIVERSE, theta), STREAM_LEN, 77);
+    let ranks = || (0..keys).map(key_of_rank);
     match mode {
+        "floor_chain" | "floor_chain_nopin" => {
+            let table = floor::ChainTable::new(ranks());
+            let pin = mode == "floor_chain";
+            timed(&stream, ops, |k| table.get(k, pin) == Some(k))
+        }
+        "floor_bucket" | "floor_bucket_nopin" => {
+            let table = floor::BucketTable::new(ranks());
+            let pin = mode == "floor_bucket";
+            timed(&stream, ops, |k| table.get(k, pin) == Some(k))
+        }
         "hashbrown" | "hashbrown_pin" | "hashbrown_rdtsc" | "hashbrown_coarse"
         | "hashbrown_vdso" | "hashbrown_atomic" => {
             let vdso = vdso_fn();
@@ -138,7 +169,7 @@ fn w1(mode: &str, ops: usize) -> (f64, u64) {
             })
         }
         "quick_cache" => {
-            let cache = quick_cache::sync::Cache::new(UNIVERSE as usize);
+            let cache = quick_cache::sync::Cache::new(keys as usize);
             ranks().for_each(|k| cache.insert(k, k));
             timed(&stream, ops, |k| cache.get(&k).is_some())
         }
@@ -147,16 +178,16 @@ fn w1(mode: &str, ops: usize) -> (f64, u64) {
                 .then(|| Duration::from_secs(3600));
             let cache = if mode == "clockwheel_tsc_ttl" {
                 clockwheel::Cache::builder()
-                    .max_capacity(UNIVERSE)
+                    .max_capacity(keys)
                     .default_ttl(Duration::from_secs(3600))
                     .clock(quanta::Clock::new())
                     .build()
                     .expect("valid configuration")
             } else {
-                clockwheel(UNIVERSE, mode != "clockwheel_nostats", ttl)
+                clockwheel(keys, mode != "clockwheel_nostats", ttl)
             };
             if mode == "clockwheel_reverse_fill" {
-                (0..UNIVERSE).rev().for_each(|r| {
+                (0..keys).rev().for_each(|r| {
                     cache.insert(key_of_rank(r), r);
                 });
             } else if mode == "clockwheel_shuffled_fill" {
@@ -235,7 +266,7 @@ fn w4(mode: &str, ops: usize) -> (f64, u64) {
     result
 }
 
-const W1_MODES: [&str; 14] = [
+const W1_MODES: [&str; 18] = [
     "hashbrown",
     "hashbrown_pin",
     "hashbrown_rdtsc",
@@ -250,6 +281,10 @@ const W1_MODES: [&str; 14] = [
     "clockwheel_reverse_fill",
     "clockwheel_shuffled_fill",
     "clockwheel_held_pin",
+    "floor_chain",
+    "floor_chain_nopin",
+    "floor_bucket",
+    "floor_bucket_nopin",
 ];
 const W2_MODES: [&str; 3] = ["w2_quick_cache", "w2_clockwheel", "w2_clockwheel_nostats"];
 const W4_MODES: [&str; 2] = ["w4_insert", "w4_insert_ttl"];
@@ -258,8 +293,14 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let mode = args.next().unwrap_or_default();
     let known = |modes: &[&str]| modes.contains(&mode.as_str());
-    if !known(&W1_MODES) && !known(&W2_MODES) && !known(&W4_MODES) {
-        eprintln!("usage: read_path MODE [OPS]\nmodes: {W1_MODES:?} {W2_MODES:?} {W4_MODES:?}");
+    let lookup_only = mode
+        .strip_prefix("w2l_")
+        .is_some_and(|m| W1_MODES.contains(&m));
+    if !known(&W1_MODES) && !lookup_only && !known(&W2_MODES) && !known(&W4_MODES) {
+        eprintln!(
+            "usage: read_path MODE [OPS]\nmodes: {W1_MODES:?} (each also with a w2l_ prefix) \
+             {W2_MODES:?} {W4_MODES:?}"
+        );
         std::process::exit(2);
     }
     let ops = match args.next().map(|s| s.parse::<usize>()) {
