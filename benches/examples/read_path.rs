@@ -32,7 +32,9 @@
 //!
 //! W2 modes (Zipf(0.9) over 1,000,000 keys, capacity 100,000, get then insert
 //! on a miss, a 2^23-key stream that is never replayed): `w2_quick_cache`,
-//! `w2_clockwheel`, `w2_clockwheel_nostats`. These also print the hit ratio.
+//! `w2_clockwheel`, `w2_clockwheel_nostats`, `w2_clockwheel_ttl` (inserts with
+//! `insert_with_ttl`, 30 to 90 minutes, as `benches/benches/w2_cache_aside.rs`
+//! does). These also print the hit ratio.
 //!
 //! W4 modes (W2's stream, every operation an insert at capacity 100,000):
 //! `w4_insert` (plain `insert`), `w4_insert_ttl` (`insert_with_ttl`, 30 to 90
@@ -225,11 +227,15 @@ fn w2(mode: &str, ops: usize) -> (f64, u64) {
         });
         timed(&stream, ops, |k| aside(&get, &ins, k))
     } else {
-        let c = clockwheel(100_000, mode == "w2_clockwheel", None);
+        let c = clockwheel(100_000, mode != "w2_clockwheel_nostats", None);
+        let ttl = mode == "w2_clockwheel_ttl";
         let (get, ins) = (
             |k| c.get(&k).is_some(),
             |k| {
-                c.insert(k, k);
+                match ttl {
+                    true => c.insert_with_ttl(k, k, Some(Duration::from_secs(1800 + k % 3600))),
+                    false => c.insert(k, k),
+                };
             },
         );
         warm.iter().for_each(|&k| {
@@ -286,7 +292,12 @@ const W1_MODES: [&str; 18] = [
     "floor_bucket",
     "floor_bucket_nopin",
 ];
-const W2_MODES: [&str; 3] = ["w2_quick_cache", "w2_clockwheel", "w2_clockwheel_nostats"];
+const W2_MODES: [&str; 4] = [
+    "w2_quick_cache",
+    "w2_clockwheel",
+    "w2_clockwheel_nostats",
+    "w2_clockwheel_ttl",
+];
 const W4_MODES: [&str; 2] = ["w4_insert", "w4_insert_ttl"];
 
 fn main() {

@@ -10,13 +10,15 @@
 //! What the engine does, and this model with it (`t` is a tick, `now >> TICK_SHIFT`):
 //! - A write that links a timed node schedules its timer in the wheel at tick
 //!   `ceil(deadline / 2^20)` of its deadline at that moment, and lowers `next_tick` to
-//!   that tick if it is earlier. Then, if dead timers outnumber live ones by more than
-//!   64, they are compacted away (`next_tick` stays: still a lower bound).
+//!   that tick if it is earlier. Then, if dead timers outnumber a quarter of the live
+//!   ones by more than 64, they are compacted away (`next_tick` stays: still a lower
+//!   bound).
 //! - `expire(now)` (on a write when [`ShardTimers::due`], or always on
 //!   `run_pending_tasks`) fires every timer of tick `<= t`: a dead node's timer is
 //!   dropped, a node whose deadline moved past `now` (time-to-idle) is rescheduled at its
-//!   new deadline's tick, any other node expires. Then, if dead timers outnumber live
-//!   ones by more than 64, they are compacted away. Last, it records `t` as the last tick
+//!   new deadline's tick, any other node expires. Then, if dead timers outnumber a
+//!   quarter of the live ones by more than 64, they are compacted away. Last, it records
+//!   `t` as the last tick
 //!   and the wheel's `next_deadline()` as the next tick.
 //! - A write advances its shard's wheel and then its neighbour's, each only if
 //!   `pending != 0 && t > last_tick && t >= next_tick`, and only if one of the two shards
@@ -32,7 +34,9 @@
 /// Nanoseconds per wheel tick: 2^20 (`TICK_SHIFT` in `engine/src/expiry.rs`).
 pub const TICK_SHIFT: u32 = 20;
 
-/// Dead timers a shard may hold beyond its live ones before compaction.
+/// Dead timers a shard may hold beyond `live / COMPACT_LIVE_SHARE` before compaction
+/// (`COMPACT_LIVE_SHARE` and `COMPACT_SLACK` in `engine/src/expiry.rs`).
+const COMPACT_LIVE_SHARE: usize = 4;
 const COMPACT_SLACK: usize = 64;
 
 /// Bits of the tick per wheel level, and the number of levels.
@@ -134,7 +138,7 @@ impl<K> ShardTimers<K> {
         let live = |t: &(u64, K, u64)| deadline_of(t.0, &t.1).is_some();
         let dead = self.wheel.iter().filter(|t| !live(t)).count();
         let pending = self.wheel.len() + in_hand;
-        if dead > pending - dead + COMPACT_SLACK {
+        if dead > (pending - dead) / COMPACT_LIVE_SHARE + COMPACT_SLACK {
             self.wheel.retain(live);
         }
     }
