@@ -131,8 +131,9 @@ where
     /// has two live nodes, dead nodes are unlinked, the per-shard counts, dead-node
     /// counts and the total weight match, and the cache is within capacity.
     ///
-    /// O(entries), and only meaningful while no other thread uses the cache; model tests
-    /// and fuzzers call it after every operation.
+    /// O(entries), and only meaningful while no other thread uses the cache (it waits for
+    /// the cache's own cleaner thread to let go of a wheel); model tests and fuzzers call
+    /// it after every operation.
     pub fn validate(&self) -> Result<(), String> {
         let core = &*self.core;
         let guard = core.pin();

@@ -25,7 +25,9 @@
 
 use crate::node::{release, Node, UNTIMED};
 use crate::queue::SegmentedQueue;
-use crate::sync::{AtomicBool, AtomicU64, AtomicUsize, ExclusiveCell, Guard, Ordering, Shared};
+use crate::sync::{
+    yield_now, AtomicBool, AtomicU64, AtomicUsize, ExclusiveCell, Guard, Ordering, Shared,
+};
 use crate::wheel::{Fired, TimingWheel};
 
 /// log2 of the wheel tick in nanoseconds: one tick ≈ 1.05 ms.
@@ -45,6 +47,10 @@ const COMPACT_LIVE_SHARE: isize = 4;
 /// Dead timers a shard may hold beyond `live / COMPACT_LIVE_SHARE` before the wheel is
 /// compacted, so that small shards do not compact on every other write.
 const COMPACT_SLACK: isize = 64;
+
+/// How many times `validate()` tries for a wheel that another thread (the cache's own
+/// cleaner) holds, yielding between tries, before it reports the wheel as stuck.
+const VALIDATE_WAIT_ROUNDS: usize = 100_000;
 
 /// The first wheel tick at or after `deadline` (so a timer never fires early).
 pub(crate) fn tick_at_or_after(deadline: u64) -> u64 {
@@ -285,8 +291,17 @@ impl<K, V> ShardTimers<K, V> {
         guard: &Guard,
         mut f: impl FnMut(TimerRef<K, V>),
     ) -> Result<(), String> {
-        let Some(_busy) = self.own_wheel() else {
-            return Err("another thread owns the wheel".into());
+        // The cache's own cleaner thread may be advancing this wheel: wait for it, but not
+        // forever (a flag never released is a bug to report, not to hang on).
+        let busy = (0..VALIDATE_WAIT_ROUNDS).find_map(|_| {
+            let busy = self.own_wheel();
+            if busy.is_none() {
+                yield_now();
+            }
+            busy
+        });
+        let Some(_busy) = busy else {
+            return Err("another thread kept the wheel".into());
         };
         self.inbox.for_each(guard, |ptr| f(TimerRef(ptr.as_raw())));
         // SAFETY: we hold `busy`, which grants exclusive access to the wheel.

@@ -8,10 +8,14 @@
 pub(crate) use loom::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize};
 #[cfg(clockwheel_loom)]
 pub(crate) use loom::sync::{Mutex, MutexGuard};
+#[cfg(clockwheel_loom)]
+pub(crate) use loom::thread::yield_now;
 #[cfg(not(clockwheel_loom))]
 pub(crate) use std::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize};
 #[cfg(not(clockwheel_loom))]
 pub(crate) use std::sync::{Mutex, MutexGuard};
+#[cfg(not(clockwheel_loom))]
+pub(crate) use std::thread::yield_now;
 
 pub(crate) use std::sync::atomic::Ordering;
 
