@@ -327,8 +327,9 @@ fn heap_stays_bounded_under_update_churn_without_eviction() {
 
 /// Dead entries hold no value memory: a node evicted, replaced or removed long before its
 /// deadline stays allocated until its timer goes (up to a quarter of the live count plus 64
-/// per shard) and until the CLOCK hand passes its slot, but its value is dropped one epoch after its
-/// death. With 64 KiB values that is the difference between about 1× and 2× `max_weight`.
+/// per shard) and until the CLOCK hand passes its slot, but its value is dropped one epoch
+/// after its death. With 64 KiB values that is the difference between about 1× and 2×
+/// `max_weight`.
 #[test]
 fn dead_entries_hold_no_value_memory() {
     alone(|| {

@@ -18,8 +18,7 @@
 //!   dropped, a node whose deadline moved past `now` (time-to-idle) is rescheduled at its
 //!   new deadline's tick, any other node expires. Then, if dead timers outnumber a
 //!   quarter of the live ones by more than 64, they are compacted away. Last, it records
-//!   `t` as the last tick
-//!   and the wheel's `next_deadline()` as the next tick.
+//!   `t` as the last tick and the wheel's `next_deadline()` as the next tick.
 //! - A write advances its shard's wheel and then its neighbour's, each only if
 //!   `pending != 0 && t > last_tick && t >= next_tick`, and only if one of the two shards
 //!   holds a timer at all.
