@@ -44,7 +44,9 @@
 use std::hint::black_box;
 use std::time::Duration;
 
-use clockwheel_benches::{key_of_rank, key_stream, Zipf, LONG_STREAM_LEN, STREAM_LEN, UNIVERSE};
+use clockwheel_benches::{
+    key_of_rank, key_stream, ttl_of, Zipf, LONG_STREAM_LEN, STREAM_LEN, UNIVERSE,
+};
 
 // The crate root sits in `examples/`; its modules live in `examples/read_path/`.
 #[path = "read_path/floor.rs"]
@@ -114,9 +116,9 @@ fn clockwheel(capacity: u64, stats: bool, ttl: Option<Duration>) -> clockwheel::
     builder.build().expect("valid configuration")
 }
 
-/// Every rank once, in a fixed pseudo-random order (Fisher–Yates).
-fn shuffled_ranks() -> Vec<u64> {
-    let mut ranks: Vec<u64> = (0..UNIVERSE).collect();
+/// Every rank below `keys` once, in a fixed pseudo-random order (Fisher–Yates).
+fn shuffled_ranks(keys: u64) -> Vec<u64> {
+    let mut ranks: Vec<u64> = (0..keys).collect();
     let mut rng = clockwheel_benches::SplitMix64::new(5);
     for i in (1..ranks.len()).rev() {
         let j = (rng.next_u64() % (i as u64 + 1)) as usize;
@@ -193,7 +195,7 @@ fn w1(mode: &str, ops: usize) -> (f64, u64) {
                     cache.insert(key_of_rank(r), r);
                 });
             } else if mode == "clockwheel_shuffled_fill" {
-                shuffled_ranks().into_iter().for_each(|r| {
+                shuffled_ranks(keys).into_iter().for_each(|r| {
                     cache.insert(key_of_rank(r), r);
                 });
             } else {
@@ -233,7 +235,7 @@ fn w2(mode: &str, ops: usize) -> (f64, u64) {
             |k| c.get(&k).is_some(),
             |k| {
                 match ttl {
-                    true => c.insert_with_ttl(k, k, Some(Duration::from_secs(1800 + k % 3600))),
+                    true => c.insert_with_ttl(k, k, Some(ttl_of(k))),
                     false => c.insert(k, k),
                 };
             },
@@ -256,8 +258,7 @@ fn w4(mode: &str, ops: usize) -> (f64, u64) {
     let ttl = mode == "w4_insert_ttl";
     let insert = |k: u64| {
         if ttl {
-            let ttl = Duration::from_secs(1800 + k % 3600);
-            cache.insert_with_ttl(k, k, Some(ttl)).is_some()
+            cache.insert_with_ttl(k, k, Some(ttl_of(k))).is_some()
         } else {
             cache.insert(k, k).is_some()
         }

@@ -156,6 +156,14 @@ pub fn key_stream(zipf: &Zipf, len: usize, seed: u64) -> Vec<u64> {
         .collect()
 }
 
+/// The per-entry TTL the TTL benchmarks give `key`: between 30 and 90
+/// minutes, spread by key so that deadlines land in many timer slots. Nothing
+/// expires during a run.
+#[inline]
+pub fn ttl_of(key: u64) -> Duration {
+    Duration::from_secs(1800 + key % 3600)
+}
+
 /// Thread counts to benchmark, from `CW_BENCH_THREADS` (comma separated,
 /// e.g. `1,2,4,8,16`); `1,2` when unset or unparsable.
 pub fn bench_threads() -> Vec<usize> {

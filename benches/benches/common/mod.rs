@@ -27,13 +27,7 @@ pub fn configure(group: &mut BenchmarkGroup<'_, WallTime>) {
         .measurement_time(Duration::from_secs(3));
 }
 
-/// The per-entry TTL the TTL benchmarks give `key`: between 30 and 90
-/// minutes, spread by key so that deadlines land in many timer slots. Nothing
-/// expires during a run.
-#[inline]
-pub fn ttl_of(key: u64) -> Duration {
-    Duration::from_secs(1800 + key % 3600)
-}
+pub use clockwheel_benches::ttl_of;
 
 /// The operations the workloads need, over `u64 -> u64`.
 pub trait BenchCache: Send + Sync {
