@@ -11,10 +11,10 @@
 //!
 //! Each engine runs in a process of its own (this binary, started again with `--serve`),
 //! as a cache does in a user's service: the two engines share no allocator and no
-//! process-wide state (the ticker thread, the epoch). Within one process they would, and
-//! on this machine that moved both ratios: W4's to 1.07–1.14 (the plain cache's freed
-//! nodes feed the TTL cache's allocations), W1's to 1.0 or 1.5 depending on the process
-//! (see `docs/benchmarks.md`, "Paired").
+//! process-wide state (the ticker thread, the epoch). Sharing one process moved both
+//! ratios on the development machine. In W4 the plain cache's freed nodes fed the TTL
+//! cache's allocations. In W1 one of the two caches, in some processes, ran up to half
+//! again as slow (see `docs/benchmarks.md`, "Paired").
 //!
 //! The parent starts [`Plan::processes`] pairs of engine processes in turn, and runs
 //! [`Plan::rounds`] pairs of short batches on each. The two engines of a pair run

@@ -8,10 +8,11 @@
 //! The floor is a bare single-threaded `hashbrown::HashMap` doing the same
 //! lookups. `clockwheel_nostats` is Clockwheel with `record_stats(false)` and
 //! `clockwheel_default_ttl` with `default_ttl(1 h)` (every hit checks its deadline).
-//! That row shares this process with the other engines, which on the development
-//! machine made TTL hits either as fast as plain ones or half again as slow, depending
-//! on the process; issue 3's read target is measured by `ttl_overhead`, which gives
-//! each engine a process of its own (see `docs/benchmarks.md`, "Paired").
+//! That row shares this process with the other engines. On the development machine, a
+//! cache sharing a process ran up to half again as slow in some processes, so the row's
+//! ratio to `clockwheel` swings by tens of percent. Issue 3's read target is measured by
+//! `ttl_overhead`, which gives each engine a process of its own (see
+//! `docs/benchmarks.md`, "Paired").
 //! After the group, a table of throughputs and `clockwheel / engine` ratios
 //! from this run is printed and saved (see `clockwheel_benches::report`).
 //!
